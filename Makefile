@@ -1,0 +1,54 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Both create .venv on first use (pinned CPU stack from constraints.txt) and are idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYTHONDONTWRITEBYTECODE ?= 1
+
+.PHONY: setup demo test bench browser demo-model clean help
+
+help:
+	@echo "make demo        explain a bundled clip with the bundled default model"
+	@echo "make test        run the whole test suite"
+	@echo "make bench       run benchmarks/ and write benchmarks/results/*.json"
+	@echo "make demo-model  retrain examples/models/xemogpt-synth-tiny from scratch (CPU, <= 15 min)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[all]"
+	@touch $(STAMP)
+
+# Chromium for the Space's browser test; skipped (the test then says why) where apt is unavailable.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium install failed: the browser test will be skipped"; \
+	else echo "no apt-get/root: the browser test will be skipped"; fi
+
+demo: $(STAMP)
+	$(VENV)/bin/xemogpt explain examples/clips/demo.mp4 --subtitle "$$(cat examples/clips/demo.txt)"
+
+test: $(STAMP) browser
+	$(PY) -m pytest -n 2 --dist loadfile -q tests
+
+bench: $(STAMP)
+	@mkdir -p benchmarks/results
+	@for b in benchmarks/bench_*.py; do \
+	  n=$$(basename $$b .py); echo "== $$n"; \
+	  $(PY) $$b > benchmarks/results/$$n.log || exit 1; \
+	  tail -n 1 benchmarks/results/$$n.log > benchmarks/results/$$n.json; cat benchmarks/results/$$n.json; done
+
+demo-model: $(STAMP)
+	$(PY) examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny
+
+clean:
+	rm -rf $(VENV) .pytest_cache
