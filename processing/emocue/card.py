@@ -16,19 +16,16 @@ from datasets import Dataset, DatasetDict, Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from ..errors import DatasetError
-from .schema import COLUMN_DESCRIPTIONS, FEATURES
+from .schema import COLUMN_DESCRIPTIONS, FEATURES, sort_splits
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "dataset_card_template.md"
 DATA_DIR = "data"
 
 
 def split_data_files(dataset_dir: str | os.PathLike) -> dict[str, str]:
-    """{split: "data/<split>.parquet"} for the Parquet files of an EmoCue folder, in a stable order
-    (train, validation, test first)."""
-    files = sorted(Path(dataset_dir, DATA_DIR).glob("*.parquet"))
-    order = {"train": 0, "validation": 1, "test": 2}
-    files.sort(key=lambda f: (order.get(f.stem, 3), f.stem))
-    return {f.stem: f"{DATA_DIR}/{f.name}" for f in files}
+    """{split: "data/<split>.parquet"} for the Parquet files of an EmoCue folder, in `sort_splits` order."""
+    files = {f.stem: f for f in Path(dataset_dir, DATA_DIR).glob("*.parquet")}
+    return {split: f"{DATA_DIR}/{files[split].name}" for split in sort_splits(files)}
 
 
 def configs_yaml(data_files: dict[str, str]) -> list[dict]:

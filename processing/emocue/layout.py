@@ -252,3 +252,14 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed
         shutil.copyfile(source, target)
+
+
+def write_emocue(rows: Iterable[Mapping], out_dir: str | os.PathLike, split: str = "train", **writer_kwargs) -> EmoCueWriter:
+    """Write `rows` (records whose media, if any, already exist where they point) as one split of an EmoCue
+    folder; `writer_kwargs` go to EmoCueWriter. Returns the closed writer (`n_written`, `n_skipped`, `skipped`).
+    The folder is ready to publish as it is (`hf upload <repo> <out_dir> --repo-type=dataset`, card included),
+    or as `datasets.load_dataset(out_dir).push_to_hub(repo)` (media paths stay relative; `load_emocue` would
+    make them absolute)."""
+    with EmoCueWriter(out_dir, split, **writer_kwargs) as writer:
+        writer.add_many(rows)
+    return writer

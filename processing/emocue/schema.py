@@ -58,6 +58,12 @@ OPTIONAL_COLUMNS = ("video", "audio", "emotion", "video_caption", "audio_caption
 _SPLIT_NAME = re.compile(r"^\w+$")
 
 
+def sort_splits(names: Iterable[str]) -> list[str]:
+    """Split names in reading order: the known ones first, in KNOWN_SPLITS order, then the others by name."""
+    rank = {name: i for i, name in enumerate(KNOWN_SPLITS)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
 def empty_cues() -> dict[str, list[str]]:
     return {category: [] for category in CUE_CATEGORIES}
 
