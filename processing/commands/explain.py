@@ -1,0 +1,66 @@
+"""`xemogpt explain VIDEO`: a cue-by-cue emotion explanation of one clip."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain the emotion in one clip (video + optional audio + subtitle)",
+        description="Write why the person feels what they feel, cue by cue, for one clip.",
+    )
+    parser.add_argument("video", help="video file (MP4, MKV, WebM, ...); an audio-only file is explained from its audio")
+    parser.add_argument("--audio", help="separate audio file (default: the video's own audio track)")
+    parser.add_argument("--subtitle", default="", help="what the person says")
+    parser.add_argument("--model", help="model folder or Hub id (default: the bundled xemogpt-synth-tiny)")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--num-beams", type=int, default=None)
+    parser.add_argument("--stream", action="store_true", help="print the explanation as it is generated")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (explanation, cues, emotion, timings)")
+    quant = parser.add_mutually_exclusive_group()
+    quant.add_argument("--load-in-4bit", action="store_true", help="quantize the language model to 4-bit (bitsandbytes)")
+    quant.add_argument("--load-in-8bit", action="store_true", help="quantize the language model to 8-bit (bitsandbytes)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..explain import Explainer
+
+    explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit)
+    generation = {
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": args.do_sample or None,
+        "temperature": args.temperature,
+        "num_beams": args.num_beams,
+    }
+    if args.stream and not args.json:
+        shown = 0
+        for text in explainer.explain_stream(args.video, args.audio, args.subtitle, **generation):
+            sys.stdout.write(text[shown:])
+            sys.stdout.flush()
+            shown = len(text)
+        sys.stdout.write("\n")
+        result = explainer.last
+    else:
+        result = explainer.explain(args.video, args.audio, args.subtitle, **generation)
+
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not args.stream:
+        print(result.explanation)
+    print()
+    for category in ("visual", "auditory", "emotional"):
+        cues = result.cues.get(category) or []
+        print(f"{category} cues: " + ("; ".join(cues) if cues else "(none)"))
+    print(f"emotion: {result.emotion or '(not stated)'}")
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+    print(f"time: {timings}", file=sys.stderr)
+    return 0

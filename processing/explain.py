@@ -1,0 +1,199 @@
+"""Explain one clip: the Python API behind `xemogpt explain` and the Space.
+
+    from processing.explain import Explainer
+    explainer = Explainer.load()                       # the bundled demo model (or a folder / Hub id)
+    result = explainer.explain("clip.mp4", subtitle="I can't believe it!")
+    print(result.explanation, result.cues, result.emotion, result.timings)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from threading import Thread
+
+import numpy as np
+
+from .errors import XEmoGPTError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO_ROOT / "examples" / "models" / "xemogpt-synth-tiny"
+RANDOM_MODEL_NOTE = (
+    "no trained model found at {path}: using a RANDOM tiny model built on the fly - its text is noise "
+    "(train the demo model with `make demo-model`, or pass --model)"
+)
+
+
+@dataclass
+class Explanation:
+    """What the model wrote about one clip, with the cues parsed from it and where the time went."""
+
+    explanation: str
+    cues: dict[str, list[str]]
+    emotion: str | None
+    timings: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    timestamps: list[float] | None = None
+    frames: np.ndarray | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("frames")
+        return data
+
+
+def parse_cues(text: str) -> tuple[dict[str, list[str]], str | None]:
+    """The cue lists (visual / auditory / emotional) and the emotion named in an explanation."""
+    from .emocue360 import extract_emotion, parse_explanation
+
+    return parse_explanation(text), extract_emotion(text)
+
+
+class Explainer:
+    """A loaded model + processor that turns clips into cue-by-cue explanations."""
+
+    def __init__(self, model, processor, *, notes=None, generation_defaults=None):
+        self.model = model.eval()
+        self.processor = processor
+        self.notes = list(notes or [])
+        self.generation_defaults = {"max_new_tokens": 256, "do_sample": False}
+        self.generation_defaults.update(generation_defaults or {})
+
+    @classmethod
+    def load(cls, model=None, *, load_in_4bit=False, load_in_8bit=False, dtype=None, device=None) -> "Explainer":
+        """Load a model folder or Hub id (default: the bundled demo model). Falls back to a random tiny model,
+        and says so in `notes`, only when no `model` was given and the bundled one is missing."""
+        import modeling_xemogpt  # noqa: F401  (registers the Auto* classes)
+        from transformers import AutoModel, AutoProcessor
+
+        notes = []
+        if model is None:
+            if not (DEFAULT_MODEL / "config.json").exists():
+                from .testing import tiny_model_and_processor
+
+                tiny, processor = tiny_model_and_processor(seed=0, num_frames=16, max_audio_seconds=12.0)
+                notes.append(RANDOM_MODEL_NOTE.format(path=DEFAULT_MODEL))
+                return cls(tiny, processor, notes=notes, generation_defaults={"max_new_tokens": 48})
+            model = DEFAULT_MODEL
+        path = Path(str(model))
+        if not path.exists() and (str(model).startswith((".", "/")) or path.suffix):
+            raise XEmoGPTError(f"model folder {model} does not exist")
+        kwargs = {}
+        if load_in_4bit or load_in_8bit:
+            from .quantization import quantization_config_from_flags, recommended_dtype
+
+            kwargs["quantization_config"] = quantization_config_from_flags(load_in_4bit, load_in_8bit)
+            dtype = dtype or recommended_dtype(load_in_4bit, load_in_8bit)
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        if device is not None:
+            kwargs["device_map"] = device
+        try:
+            loaded = AutoModel.from_pretrained(str(model), **kwargs)
+            processor = AutoProcessor.from_pretrained(str(model))
+        except OSError as exc:
+            raise XEmoGPTError(f"cannot load model {model}: {str(exc).splitlines()[0]}") from exc
+        defaults = {}
+        generation_config = getattr(loaded, "generation_config", None)
+        if generation_config is not None and generation_config.max_new_tokens:
+            defaults["max_new_tokens"] = generation_config.max_new_tokens
+        return cls(loaded, processor, notes=notes, generation_defaults=defaults)
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _read(self, video, audio, allow_audio_only=True):
+        from .media import load_clip
+
+        return load_clip(
+            video,
+            audio,
+            num_frames=self.processor.num_frames,
+            sampling_rate=self.processor.sampling_rate,
+            max_audio_seconds=self.processor.max_audio_seconds,
+            allow_audio_only=allow_audio_only,
+        )
+
+    def _generation_kwargs(self, overrides):
+        kwargs = dict(self.generation_defaults)
+        kwargs.update({k: v for k, v in overrides.items() if v is not None})
+        if not kwargs.get("do_sample"):
+            kwargs.pop("temperature", None)
+            kwargs.pop("top_p", None)
+        tokenizer = self.processor.tokenizer
+        kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
+        return kwargs
+
+    def prepare(self, video, audio=None, subtitle=""):
+        """Decode and preprocess one clip: (model inputs, Clip, seconds spent decoding)."""
+        start = time.perf_counter()
+        clip = self._read(video, audio)
+        decoded = time.perf_counter() - start
+        if not (subtitle or "").strip():
+            clip.notes.append("no subtitle given: explaining from the media only")
+        inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=subtitle or "", timestamps=clip.timestamps)
+        return inputs, clip, decoded
+
+    def explain(self, video, audio=None, subtitle="", **generation) -> Explanation:
+        """Explain one clip. `generation` overrides generate() settings (max_new_tokens, do_sample, temperature...)."""
+        for _ in self.explain_stream(video, audio, subtitle, **generation):
+            pass
+        return self.last
+
+    def explain_stream(self, video, audio=None, subtitle="", **generation):
+        """Yield the explanation text as it grows; `self.last` holds the final `Explanation` afterwards."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs, clip, decoded = self.prepare(video, audio, subtitle)
+        start = time.perf_counter()
+        with torch.no_grad():
+            inputs = self._encode(inputs)
+        encoded = time.perf_counter() - start
+        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = self._generation_kwargs(generation)
+        errors = []
+
+        def run():
+            try:
+                with torch.no_grad():
+                    self.model.generate(**inputs, streamer=streamer, **kwargs)
+            except Exception as exc:  # surfaced below, after the stream ends
+                errors.append(exc)
+                streamer.end()
+
+        start = time.perf_counter()
+        thread = Thread(target=run, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            text += piece
+            yield text
+        thread.join()
+        generated = time.perf_counter() - start
+        if errors:
+            raise errors[0]
+        text = text.strip()
+        cues, emotion = parse_cues(text)
+        self.last = Explanation(
+            explanation=text,
+            cues=cues,
+            emotion=emotion,
+            timings={"decode": round(decoded, 4), "encode": round(encoded, 4), "generate": round(generated, 4)},
+            notes=self.notes + clip.notes,
+            timestamps=None if clip.timestamps is None else [round(float(t), 3) for t in clip.timestamps],
+            frames=clip.frames,
+        )
+
+    def _encode(self, inputs):
+        """Run the frozen encoders once and hand their outputs to generate() in place of the raw media."""
+        core = self.model.model
+        inputs = dict(inputs)
+        if "pixel_values_videos" in inputs:
+            inputs["video_features"] = core.encode_video(inputs.pop("pixel_values_videos"))
+        if "input_values" in inputs or "input_features" in inputs:
+            features, mask = core.encode_audio(
+                inputs.pop("input_values", None), inputs.pop("input_features", None), inputs.pop("audio_attention_mask", None)
+            )
+            inputs["audio_features"], inputs["audio_features_mask"] = features, mask
+        return inputs

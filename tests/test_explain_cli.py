@@ -1,0 +1,117 @@
+"""`xemogpt explain`: JSON output, streaming, and every kind of bad input gives one clear line, never a traceback."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from processing.cli import main
+from tests.media_fixtures import write_test_audio, write_test_video, write_truncated
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    files = {
+        "good": write_test_video(d / "good.mp4", seconds=2.0),
+        "silent": write_test_video(d / "silent.mp4", seconds=2.0, audio=False),
+        "short": write_test_video(d / "short.mp4", seconds=0.2, fps=10),
+        "long": write_test_video(d / "long.mp4", seconds=600, fps=1, size=(32, 32), gop=30, bframes=0),
+        "audio_only": write_test_audio(d / "voice.m4a", seconds=1.5),
+    }
+    surround = np.random.default_rng(0).standard_normal((48000 * 2, 8)).astype(np.float32) * 0.1
+    sf.write(d / "surround.wav", surround, 48000)
+    files["surround"] = d / "surround.wav"
+    (d / "empty.mp4").write_bytes(b"")
+    files["empty"] = d / "empty.mp4"
+    (d / "notes.mp4").write_text("this is not a video\n")
+    files["text"] = d / "notes.mp4"
+    files["truncated"] = write_truncated(files["good"], d / "truncated.mp4", 0.5)
+    return files
+
+
+def explain(capsys, *args):
+    code = main(["explain", *map(str, args), "--max-new-tokens", "4"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("xemogpt explain: error:")
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+
+
+def test_json_output_has_explanation_cues_emotion_and_timings(media, capsys):
+    code, out, _ = explain(capsys, media["good"], "--subtitle", "hello", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) >= {"explanation", "cues", "emotion", "timings"}
+    assert set(data["cues"]) == {"visual", "auditory", "emotional"}
+    assert set(data["timings"]) == {"decode", "encode", "generate"}
+    assert len(data["timestamps"]) == 16
+
+
+def test_stream_prints_the_same_text_as_a_plain_run(media, capsys):
+    _, plain, _ = explain(capsys, media["good"], "--json")
+    _, streamed, _ = explain(capsys, media["good"], "--stream")
+    assert streamed.startswith(json.loads(plain)["explanation"])
+
+
+def test_missing_path(capsys, tmp_path):
+    assert_one_line_error(*explain(capsys, tmp_path / "nope.mp4")[::2], "nope.mp4")
+
+
+def test_zero_byte_file(media, capsys):
+    assert_one_line_error(*explain(capsys, media["empty"])[::2], "empty.mp4")
+
+
+def test_text_file_named_mp4(media, capsys):
+    assert_one_line_error(*explain(capsys, media["text"])[::2], "notes.mp4")
+
+
+def test_truncated_mp4(media, capsys):
+    assert_one_line_error(*explain(capsys, media["truncated"])[::2], "truncated.mp4")
+
+
+def test_video_without_audio_track_runs_on_video_and_subtitle_and_says_so(media, capsys):
+    code, out, err = explain(capsys, media["silent"], "--subtitle", "fine")
+    assert code == 0 and "emotion:" in out
+    assert "no audio track" in err
+
+
+def test_audio_only_file_given_as_the_video_is_explained_from_its_audio_and_says_so(media, capsys):
+    code, out, err = explain(capsys, media["audio_only"], "--json")
+    assert code == 0
+    notes = " ".join(json.loads(out)["notes"])
+    assert "no video stream" in notes
+
+
+def test_eight_channel_48khz_audio_is_mixed_and_resampled(media, capsys):
+    code, out, _ = explain(capsys, media["silent"], "--audio", media["surround"], "--json")
+    assert code == 0 and json.loads(out)["explanation"] is not None
+
+
+def test_a_0_2_second_clip_is_explained(media, capsys):
+    code, out, err = explain(capsys, media["short"], "--json")
+    assert code == 0
+    assert len(json.loads(out)["timestamps"]) == 16
+
+
+def test_a_ten_minute_clip_stays_bounded_in_time(media, capsys):
+    start = time.perf_counter()
+    code, out, _ = explain(capsys, media["long"], "--json")
+    assert code == 0
+    assert time.perf_counter() - start < 60
+    stamps = json.loads(out)["timestamps"]
+    assert stamps[0] < 40 and stamps[-1] > 560  # frames span the whole clip
+
+
+def test_a_missing_model_folder_is_a_clear_error(media, capsys, tmp_path):
+    assert_one_line_error(*explain(capsys, media["good"], "--model", tmp_path / "no-model")[::2], "no-model")
