@@ -77,6 +77,7 @@ EMOTION_FORMS = {
     "worried": ("worried", "worry"),
     "disgusted": ("disgusted", "disgust"),
     "neutral": ("neutral", "neutrality"),
+    "contemptuous": ("contemptuous", "contempt"),
 }
 CONTRADICTIONS = {
     "happy": ("sad", "angry", "fearful"),
@@ -87,6 +88,7 @@ CONTRADICTIONS = {
     "worried": ("happy", "angry"),
     "disgusted": ("happy", "neutral"),
     "neutral": ("angry", "happy", "sad"),
+    "contemptuous": ("happy", "fearful"),
 }
 # Other emotion words: adjectives (first group) and nouns, each standing for one of EMOTION_FORMS' emotions.
 EMOTION_SYNONYMS = {
