@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -199,6 +200,15 @@ def test_writer_adds_a_split_and_refuses_to_rewrite_one_without_overwrite(tmp_pa
     assert loaded["train"]["id"] == [f"clip_{i}" for i in range(10, 14)]
     assert loaded["validation"].num_rows == 2
     assert temp_leftovers(tmp_path) == []
+
+
+def test_load_dataset_sees_a_regenerated_folder_with_the_same_sizes(tmp_path):
+    out = tmp_path / "ds"
+    write_split(out, "train", range(4), media=False)
+    assert datasets.load_dataset(str(out), split="train")["id"][0] == "clip_0"
+    shutil.rmtree(out)
+    write_split(out, "train", range(4, 8), media=False)  # same row count, same byte size, other rows
+    assert datasets.load_dataset(str(out), split="train")["id"][0] == "clip_4"
 
 
 def test_writer_refuses_a_foreign_non_empty_folder(tmp_path):
