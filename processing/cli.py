@@ -31,9 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that load models: their weight-loading progress bars are noise on a terminal.
+MODEL_COMMANDS = {"explain", "export", "predict", "convert-original"}
+
+
+def quiet_model_loading() -> None:
+    """No per-weight progress bars and no info-level chatter from transformers."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in MODEL_COMMANDS and not os.environ.get("XEMOGPT_DEBUG"):
+        quiet_model_loading()
     try:
         code = args.func(args)
     except KeyboardInterrupt:

@@ -1,11 +1,6 @@
 """XEmoGPT as a transformers model: forward, generate, mixed batches, save/load, Auto* classes, remote code."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
@@ -17,6 +12,7 @@ from modeling_xemogpt import (
 )
 from modeling_xemogpt.hub import save_pretrained_with_code
 from processing.testing import random_clip, tiny_config, tiny_model_and_processor
+from tests.remote_code import assert_loads_without_our_packages
 
 
 @pytest.fixture(scope="module")
@@ -177,34 +173,9 @@ def test_saved_folder_loads_with_remote_code_where_our_packages_cannot_be_import
     config = json.loads((folder / "config.json").read_text())
     assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForImageTextToText", "AutoProcessor"}
     frames, audio = random_clip(seed=11)
-    np.save(tmp_path / "frames.npy", frames)
-    np.save(tmp_path / "audio.npy", audio)
     with torch.no_grad():
         expected = model(**processor.prepare_clip(frames, audio, subtitle="s")).logits
-    torch.save(expected, tmp_path / "expected.pt")
-    script = textwrap.dedent(
-        f"""
-        import sys
-        sys.modules["modeling_xemogpt"] = None   # importing our packages is impossible in this process
-        sys.modules["processing"] = None
-        import numpy as np, torch
-        from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
-        folder = {str(folder)!r}
-        model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
-        AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True)
-        processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
-        inputs = processor.prepare_clip(np.load({str(tmp_path / "frames.npy")!r}), np.load({str(tmp_path / "audio.npy")!r}), subtitle="s")
-        with torch.no_grad():
-            logits = model(**inputs).logits
-        expected = torch.load({str(tmp_path / "expected.pt")!r}, weights_only=True)
-        torch.testing.assert_close(logits, expected, atol=0, rtol=0)
-        print("REMOTE-OK", type(model).__name__)
-        """
-    )
-    env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert "REMOTE-OK XEmoGPTForConditionalGeneration" in result.stdout, result.stderr[-3000:]
+    assert_loads_without_our_packages(folder, tmp_path, frames, audio, expected)
 
 
 def test_aecb_layer_variant_defaults_to_the_published_post_norm_and_is_switchable():

@@ -1,0 +1,74 @@
+"""`xemogpt export`: a Hub-ready folder with code, auto_map, processor and a model card."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from processing.cli import main
+from processing.testing import random_clip, tiny_model_and_processor
+from tests.remote_code import assert_loads_without_our_packages
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    model, processor = tiny_model_and_processor(seed=4)
+    d = tmp_path_factory.mktemp("model")
+    model.save_pretrained(d)
+    processor.save_pretrained(d)
+    evaluation = {"visual": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "n": 40},
+                  "auditory": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "n": 40},
+                  "emotional": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "n": 40},
+                  "emotion": {"accuracy": 0.75, "n": 40}}
+    (d / "eval.json").write_text(json.dumps(evaluation))
+    return model, processor, d
+
+
+def test_export_writes_code_auto_map_processor_and_card(saved, tmp_path, capsys):
+    model, _, d = saved
+    code = main(["export", str(d), str(tmp_path / "out"), "--repo-id", "org/xemogpt-tiny",
+                 "--evaluation", str(d / "eval.json"), "--dataset", "org/emocue-synth"])
+    assert code == 0
+    out = tmp_path / "out"
+    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json",
+                 "configuration_xemogpt.py", "modeling_xemogpt.py", "processing_xemogpt.py", "README.md"):
+        assert (out / name).exists(), name
+    auto_map = json.loads((out / "config.json").read_text())["auto_map"]
+    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForImageTextToText", "AutoProcessor"}
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "video-text-to-text"
+    assert meta["datasets"] == ["org/emocue-synth"]
+    metrics = {m["name"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["EmoCue-360 visual F1"] == 0.85 and metrics["emotion accuracy"] == 0.75
+    assert "trust_remote_code=True" in card and "BitsAndBytesConfig" in card
+
+
+def test_exported_folder_gives_identical_logits_where_our_packages_cannot_be_imported(saved, tmp_path):
+    model, processor, d = saved
+    assert main(["export", str(d), str(tmp_path / "out")]) == 0
+    frames, audio = random_clip(seed=2)
+    with torch.no_grad():
+        expected = model(**processor.prepare_clip(frames, audio, subtitle="s")).logits
+    assert_loads_without_our_packages(tmp_path / "out", tmp_path, frames, audio, expected)
+
+
+def test_large_models_are_sharded(saved, tmp_path):
+    from modeling_xemogpt import XEmoGPTForConditionalGeneration
+
+    model, _, d = saved
+    assert main(["export", str(d), str(tmp_path / "out"), "--max-shard-size", "200KB"]) == 0
+    assert (tmp_path / "out" / "model.safetensors.index.json").exists()
+    reloaded = XEmoGPTForConditionalGeneration.from_pretrained(tmp_path / "out")
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(reloaded.state_dict()[key], value)
+
+
+def test_push_failure_offline_is_one_clear_line_and_keeps_the_folder(saved, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _, _, d = saved
+    code = main(["export", str(d), str(tmp_path / "out"), "--push-to-hub", "org/x"])
+    err = capsys.readouterr().err
+    assert code == 2 and "push to org/x failed" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "out" / "model.safetensors").exists()
