@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "hub_cards" / "model_card_template.md"
+from hub_cards import MODEL_CARD_TEMPLATE
+
 DEFAULT_LIMITATIONS = (
     "Emotion recognition from faces and voices is uncertain and culturally variable; explanations can name cues "
     "that are not there. Do not use the model for decisions about people."
@@ -57,7 +58,7 @@ def make_model_card(model, *, repo_id: str, description: str = "", evaluation: d
     parameters = {part: f"{count:,}" for part, count in model.parameter_breakdown().items()}
     return ModelCard.from_template(
         card_data,
-        template_path=str(TEMPLATE),
+        template_path=str(MODEL_CARD_TEMPLATE),
         model_name=name,
         repo_id=repo_id,
         description=description,

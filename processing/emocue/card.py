@@ -16,10 +16,12 @@ import pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict, Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from hub_cards import DATASET_CARD_TEMPLATE
+
 from ..errors import DatasetError
 from .schema import COLUMN_DESCRIPTIONS, FEATURES, sort_splits
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "dataset_card_template.md"
+TEMPLATE_PATH = DATASET_CARD_TEMPLATE
 DATA_DIR = "data"
 
 
