@@ -86,9 +86,9 @@ def _laughter(rng, f0: float, level: float, sampling_rate: int) -> np.ndarray:
         n = int(length * sampling_rate)
         start = int(k * period * sampling_rate)
         decay = 1.0 - 0.08 * k
-        track = np.full(n, f0 * 1.35 * decay) * np.linspace(1.05, 0.95, n)
-        voice = _voiced(track, level * decay, "a", rng, sampling_rate, breath=0.6)
-        voice += 0.3 * level * decay * _noise_burst(n, rng, sampling_rate, "a") * _envelope(n, sampling_rate)
+        track = np.full(n, f0 * 1.5 * decay) * np.linspace(1.08, 0.92, n)
+        voice = _voiced(track, level * decay, "a", rng, sampling_rate, breath=0.8)
+        voice += 0.6 * level * decay * _noise_burst(n, rng, sampling_rate, "a") * _envelope(n, sampling_rate, 0.004)
         out[start:start + n] += voice
     return out
 

@@ -22,6 +22,7 @@ import multiprocessing
 import av
 import numpy as np
 import soundfile as sf
+from PIL import Image
 
 from ..errors import XEmoGPTError
 from .audio import SAMPLING_RATE, render_audio
@@ -33,7 +34,7 @@ FRAME_SIZE = 112  # pixels (square)
 FPS = 12
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.1, "compositional": 0.1}
 # Reproducible H.264: one thread, no B-frames, and no macroblock-tree / scene-cut lookahead (with them, libx264
-# read past the visible width and gave a different stream about one run in five at 112 px).
+# gave a different stream about one run in five at 112 px, even from identical, zero-padded input frames).
 VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "threads": "1", "bframes": "0",
                  "x264-params": "mbtree=0:scenecut=0"}
 AUDIO_OPTIONS = {"aac_coder": "fast"}  # the default two-loop coder is ~6x slower here
@@ -62,32 +63,41 @@ def render_clip(factors: Factors, *, size: int = FRAME_SIZE, fps: int = FPS,
     return render_frames(factors, timestamps, size=size), timestamps, render_audio(factors, sampling_rate)
 
 
-def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (3H/2, W) uint8 planar YUV 4:2:0, BT.601 limited range (what decoders assume).
-
-    Done in numpy so that the bytes do not depend on FFmpeg's swscale code paths.
-    """
-    x = rgb.astype(np.float32)
-    y = 16 + 0.257 * x[..., 0] + 0.504 * x[..., 1] + 0.098 * x[..., 2]
-    h, w = y.shape
-    pooled = x.reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3))
-    u = 128 - 0.148 * pooled[..., 0] - 0.291 * pooled[..., 1] + 0.439 * pooled[..., 2]
-    v = 128 + 0.439 * pooled[..., 0] - 0.368 * pooled[..., 1] - 0.071 * pooled[..., 2]
-    planes = np.concatenate([y.ravel(), u.ravel(), v.ravel()])
-    return np.clip(np.rint(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
+# PIL's YCbCr is BT.601 full range; these tables map it to the limited range that decoders assume.
+_LIMITED_LUMA = np.rint(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+_LIMITED_CHROMA = np.rint(128 + (np.arange(256) - 128) * 224 / 255).astype(np.uint8)
 
 
-def _yuv420p_frame(yuv: np.ndarray, width: int, height: int) -> av.VideoFrame:
-    """A VideoFrame whose row padding is zeros: libx264 reads a little past the visible width, and PyAV leaves
-    that padding uninitialised, which made the H.264 stream differ from run to run."""
-    frame = av.VideoFrame(width, height, "yuv420p")
-    flat, offset = yuv.ravel(), 0
-    for plane, (h, w) in zip(frame.planes, ((height, width), (height // 2, width // 2), (height // 2, width // 2))):
-        padded = np.zeros((plane.buffer_size // plane.line_size, plane.line_size), np.uint8)
-        padded[:h, :w] = flat[offset:offset + h * w].reshape(h, w)
-        offset += h * w
-        plane.update(padded)
-    return frame
+def rgb_to_yuv420p(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F, H, W, 3) uint8 RGB -> Y (F, H, W), U, V (F, H/2, W/2) uint8, BT.601 limited range, chroma averaged
+    over 2x2 blocks. Done with PIL + numpy so that the bytes never depend on FFmpeg's swscale code paths."""
+    planes = ([], [], [])
+    for frame in frames:
+        y, cb, cr = Image.fromarray(frame).convert("YCbCr").split()
+        planes[0].append(np.asarray(y))
+        planes[1].append(np.asarray(cb.reduce(2)))
+        planes[2].append(np.asarray(cr.reduce(2)))
+    y, u, v = (np.stack(p) for p in planes)
+    return _LIMITED_LUMA[y], _LIMITED_CHROMA[u], _LIMITED_CHROMA[v]
+
+
+def _yuv420p_frames(frames: np.ndarray):
+    """VideoFrames whose row padding is zeros (PyAV leaves it uninitialised, and encoders may read it)."""
+    planes = rgb_to_yuv420p(frames)
+    height, width = frames.shape[1:3]
+    padded = None
+    for i in range(len(frames)):
+        picture = av.VideoFrame(width, height, "yuv420p")
+        if padded is None:  # allocate once per clip, with the layout PyAV chose
+            padded = []
+            for plane, data in zip(picture.planes, planes):
+                buffer = np.zeros((len(frames), plane.buffer_size // plane.line_size, plane.line_size), np.uint8)
+                buffer[:, :data.shape[1], :data.shape[2]] = data
+                padded.append(buffer)
+        for plane, buffer in zip(picture.planes, padded):
+            plane.update(buffer[i])
+        picture.pts = i
+        yield picture
 
 
 def encode_mp4(path, frames: np.ndarray, audio: np.ndarray | None, *, fps: int = FPS,
@@ -104,9 +114,7 @@ def encode_mp4(path, frames: np.ndarray, audio: np.ndarray | None, *, fps: int =
         if audio is not None:  # every stream must exist before the first packet is muxed
             sound = container.add_stream("aac", rate=sampling_rate, options=AUDIO_OPTIONS)
             sound.layout, sound.bit_rate = "mono", AUDIO_BITRATE
-        for i, frame in enumerate(frames):
-            picture = _yuv420p_frame(rgb_to_yuv420p(frame), width, height)
-            picture.pts = i
+        for picture in _yuv420p_frames(frames):
             container.mux(video.encode(picture))
         container.mux(video.encode())
         if sound is not None:

@@ -73,7 +73,7 @@ class Nuisance:
     bg_angle: float = 0.0  # radians
     bg_contrast: float = 0.15
     light_angle: float = 0.0  # direction the light comes from (radians)
-    light_strength: float = 0.0  # 0 (flat) .. 0.35
+    light_strength: float = 0.0  # 0 (flat) .. 0.3
     brightness: float = 1.0
     pixel_noise: float = 2.0  # std of the per-pixel noise, in 8-bit levels
     f0_scale: float = 1.0  # speaker's pitch relative to the level's centre (within +-6 %)
@@ -188,13 +188,13 @@ PROTOTYPES = {
 }
 PROTOTYPE_SHARE = 0.5  # share of clips drawn around a prototype (the rest: every cue factor uniform)
 PROTOTYPE_FIDELITY = 0.75  # chance that a prototype's factor takes one of its typical values
-PROTOTYPE_WEIGHTS = {"neutral": 2.5}  # others 1
-TEARS_RATE = {"sad": 0.5, "forced smile": 0.4, "fearful": 0.15, None: 0.06}
+PROTOTYPE_WEIGHTS = {"neutral": 4.0}  # others 1 (a neutral clip needs every modality calm)
+TEARS_RATE = {"sad": 0.4, "forced smile": 0.3, "fearful": 0.15, None: 0.04}
 HEAD_WEIGHTS = {"still": 0.35, "nodding": 0.25, "shaking": 0.2, "turning away": 0.2}
 DYNAMICS_WEIGHTS = {"steady": 0.4, "onset": 0.3, "offset": 0.3}
 
 SKIN_TONES = ((255, 224, 196), (241, 194, 160), (224, 172, 130), (198, 134, 94), (160, 102, 66),
-              (120, 75, 48), (88, 56, 38))
+              (125, 80, 52), (100, 64, 42))
 BG_TEXTURES = ("plain", "stripes", "checker", "gradient", "blobs")
 
 
@@ -226,8 +226,8 @@ def sample_nuisance(rng: np.random.Generator) -> Nuisance:
         bg_angle=float(rng.uniform(0, np.pi)),
         bg_contrast=float(rng.uniform(0.05, 0.25)),
         light_angle=float(rng.uniform(0, 2 * np.pi)),
-        light_strength=float(rng.uniform(0.0, 0.35)),
-        brightness=float(rng.uniform(0.8, 1.15)),
+        light_strength=float(rng.uniform(0.0, 0.3)),
+        brightness=float(rng.uniform(0.85, 1.15)),
         pixel_noise=float(rng.uniform(0.0, 6.0)),
         f0_scale=float(rng.uniform(0.94, 1.06)),
         gain_db=float(rng.uniform(-4.0, 1.0)),

@@ -12,8 +12,9 @@ from PIL import Image, ImageDraw
 
 from .factors import Factors
 
-LIP_RGB = (130, 45, 50)
-MOUTH_INSIDE_RGB = (55, 15, 20)
+LIP_RGB = {"light skin": (130, 45, 50), "dark skin": (215, 125, 135)}  # lips must contrast with the skin
+MOUTH_INSIDE_RGB = (45, 10, 15)
+DARK_INK_RGB = (14, 9, 7)
 IRIS_RGB = (45, 35, 30)
 SCLERA_RGB = (245, 245, 240)
 TEAR_RGB = (90, 160, 255)
@@ -46,9 +47,9 @@ def head_pose(f: Factors, timestamps: np.ndarray) -> dict[str, np.ndarray]:
     pose = {"dx": zero, "dy": zero, "fdx": zero, "fdy": zero, "turn": zero}
     wave = np.sin(2 * np.pi * f.head_cycles * u + f.head_phase)
     if f.head == "nodding":
-        pose.update(dy=0.12 * wave, fdy=0.07 * wave)
+        pose.update(dy=0.15 * wave, fdy=0.08 * wave)
     elif f.head == "shaking":
-        pose.update(dx=0.08 * wave, fdx=0.13 * wave)
+        pose.update(dx=0.1 * wave, fdx=0.16 * wave)
     elif f.head == "turning away":
         turn = _smoothstep((u - 0.2) / 0.4)
         pose.update(dx=0.08 * f.turn_side * turn, fdx=0.32 * f.turn_side * turn, turn=turn)
@@ -84,6 +85,20 @@ def _lighting(f: Factors, size: int) -> np.ndarray:
     return (n.brightness * (1 + 2 * n.light_strength * ramp))[..., None].astype(np.float32)
 
 
+def _luma(rgb) -> float:
+    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+
+def _inks(n) -> dict[str, tuple[int, int, int]]:
+    """Colours of the drawn features, chosen so that they stand out from this skin tone (a nuisance)."""
+    light = _luma(n.skin_rgb) >= 125
+    line = tuple(int(c * 0.45) for c in n.skin_rgb) if light else DARK_INK_RGB
+    brow = n.hair_rgb if _luma(n.hair_rgb) < _luma(n.skin_rgb) - 70 else DARK_INK_RGB
+    lips = LIP_RGB["light skin" if light else "dark skin"]
+    pressed = tuple(int(c * 0.6) for c in lips) if light else lips
+    return {"line": line, "brow": brow, "lips": lips, "pressed": pressed}
+
+
 def _draw_face(draw: ImageDraw.ImageDraw, f: Factors, size: int, e: float, pose: dict) -> None:
     n = f.nuisance
     R = n.face_scale * size / 2
@@ -92,7 +107,8 @@ def _draw_face(draw: ImageDraw.ImageDraw, f: Factors, size: int, e: float, pose:
     cy = size * (0.47 + n.face_y) + pose["dy"] * R
     fx, fy = cx + pose["fdx"] * R, cy + pose["fdy"] * R
     lw = max(1, round(0.065 * R))
-    dark = tuple(int(c * 0.55) for c in n.skin_rgb)
+    ink = _inks(n)
+    dark = ink["line"]
 
     # hair cap, then the face over it
     draw.ellipse((cx - 1.05 * W, cy - 1.1 * R, cx + 1.05 * W, cy + 0.25 * R), fill=n.hair_rgb)
@@ -117,7 +133,7 @@ def _draw_face(draw: ImageDraw.ImageDraw, f: Factors, size: int, e: float, pose:
         inner, outer = ex - side * 0.16 * R, ex + side * 0.17 * R
         arch = 0.04 * R * e if f.brows == "raised" else 0.0
         draw.line([(inner, by + tilt), (ex, by - arch - 0.01 * R), (outer, by - 0.3 * tilt)],
-                  fill=n.hair_rgb, width=max(1, round(1.3 * lw)))
+                  fill=ink["brow"], width=max(1, round(1.3 * lw)))
         if f.tears and e > 0.15:
             top = ey + max(half_h, 0.03 * R) + 0.02 * R
             tx = ex + side * 0.05 * R
@@ -136,19 +152,19 @@ def _draw_face(draw: ImageDraw.ImageDraw, f: Factors, size: int, e: float, pose:
         mw *= 1 + 0.12 * e if f.mouth == "smile" else 1
         us = np.linspace(-1, 1, 9)
         points = [(fx + u * mw, my + down - (up + down) * u * u) for u in us]
-        draw.line(points, fill=LIP_RGB, width=max(1, round(1.2 * lw)), joint="curve")
+        draw.line(points, fill=ink["lips"], width=max(1, round(1.2 * lw)), joint="curve")
     elif f.mouth == "open":
         oh, ow = max(0.5 * lw, 0.17 * R * e), mw * (1 - 0.4 * e)
-        draw.ellipse((fx - ow, my - oh, fx + ow, my + oh), fill=MOUTH_INSIDE_RGB, outline=LIP_RGB,
+        draw.ellipse((fx - ow, my - oh, fx + ow, my + oh), fill=MOUTH_INSIDE_RGB, outline=ink["lips"],
                      width=max(1, lw - 1))
     elif f.mouth == "tight-lipped":
         tw, crease = mw * (1 - 0.3 * e), 0.06 * R * e  # pressed lips: a thin dark line with creases at the ends
-        lips = tuple(int(c * 0.6) for c in LIP_RGB)
+        lips = ink["pressed"]
         draw.line([(fx - tw, my), (fx + tw, my)], fill=lips, width=max(1, lw))
         for end in (-tw, tw):
             draw.line([(fx + end, my - crease), (fx + end, my + crease)], fill=lips, width=max(1, lw))
     else:
-        draw.line([(fx - mw, my), (fx + mw, my)], fill=LIP_RGB, width=max(1, round(1.2 * lw)))
+        draw.line([(fx - mw, my), (fx + mw, my)], fill=ink["lips"], width=max(1, round(1.2 * lw)))
 
 
 def render_frames(factors: Factors, timestamps, size: int = 64) -> np.ndarray:
