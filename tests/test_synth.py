@@ -210,3 +210,14 @@ def test_emotion_rules(cues, emotion, conflicts):
     assert (reading.emotion, reading.conflicts) == (emotion, conflicts)
     if conflicts == ("forced smile",):
         assert "The smile looks forced." in canonical_cues(Factors(**cues))["emotional"]
+
+
+def test_rule_cue_extractor_splits_explanations_into_as_many_cues_as_the_record_has():
+    from processing.emocue360.extractors import get_extractor
+
+    records = [make_record(sample_factors(sample_rng(1, "train", i)), sample_rng(1, "train", i)) for i in range(100)]
+    for i, record in enumerate(records):
+        record["id"] = str(i)
+    extracted = get_extractor("rule").extract({r["id"]: r["explanation"] for r in records})
+    for record in records:
+        assert {k: len(v) for k, v in extracted[record["id"]].items()} == {k: len(v) for k, v in record["cues"].items()}

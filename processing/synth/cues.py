@@ -22,7 +22,10 @@ class Cue(NamedTuple):
     paraphrases: tuple[str, ...]
 
 
-SUBJECTS = ("the person", "the speaker")
+# Who a clause is about, per category: visual clauses never say "the speaker" (a keyword-based cue extractor
+# would read it as audio), auditory clauses may.
+SUBJECTS = {"visual": ("the person", "the individual"), "auditory": ("the speaker", "the person"),
+            "emotional": ("the person", "the speaker")}
 VOICES = ("the voice", "the speaker's voice")
 
 # What appears or fades when dynamics is onset/offset: the mouth if it shows something, else brows, eyes, tears.
@@ -60,7 +63,7 @@ CUE_TABLE: dict[tuple[str, object], Cue] = {
     ("face", "neutral"): Cue(V, "The face is neutral.", (
         "the face is neutral", "{subj} shows no clear expression", "the face stays relaxed")),
     ("tears", True): Cue(V, "Tears run down the cheeks.", (
-        "tears run down the cheeks", "{subj} is crying", "there are tears on {subj}'s cheeks")),
+        "tears run down the cheeks", "tears roll down {subj}'s face", "there are tears on {subj}'s cheeks")),
     ("dynamics", "onset"): Cue(V, "The face changes from neutral to {x} in mid-clip.", (
         "the face changes from neutral to {x} in mid-clip", "{x} only appears halfway through the clip",
         "the face starts out neutral and shows {x} from the middle of the clip on")),
@@ -110,15 +113,15 @@ CUE_TABLE: dict[tuple[str, object], Cue] = {
         "there is a sigh", "{subj} sighs", "an audible sigh can be heard")),
     # ---- emotional ----------------------------------------------------------------------------------------
     ("sentiment", "positive"): Cue(E, "The subtitle is positive.", (
-        "the subtitle is positive", "the words are positive", "what is said sounds positive")),
+        "the subtitle is positive", "the words are positive", "the spoken line sounds positive")),
     ("sentiment", "negative"): Cue(E, "The subtitle is negative.", (
-        "the subtitle is negative", "the words are negative", "what is said sounds negative")),
+        "the subtitle is negative", "the words are negative", "the spoken line sounds negative")),
     ("sentiment", "neutral"): Cue(E, "The subtitle is neutral.", (
-        "the subtitle is neutral", "the words are matter-of-fact", "what is said sounds neutral")),
+        "the subtitle is neutral", "the words are matter-of-fact", "the spoken line sounds neutral")),
     ("sentiment", "question"): Cue(E, "The subtitle is a question.", (
         "the subtitle is a question", "the words ask a question", "{subj} asks a question")),
     ("sentiment", "sarcastic"): Cue(E, "The subtitle is sarcastic.", (
-        "the subtitle is sarcastic", "the words are sarcastic", "what is said sounds sarcastic")),
+        "the subtitle is sarcastic", "the words are sarcastic", "the spoken line sounds sarcastic")),
     ("conflict", "forced smile"): Cue(E, "The smile looks forced.", (
         "the smile looks forced", "the smile does not match the voice", "the smile seems put on")),
     ("conflict", "sarcasm"): Cue(E, "The cheerful words contradict the tone.", (
@@ -167,7 +170,8 @@ def canonical_cues(f) -> dict[str, list[str]]:
 
 
 def _pattern(template: str) -> str:
-    alternatives = {"{subj}": SUBJECTS, "{voice}": VOICES, "{x}": tuple(EXPRESSION_NOUNS.values())}
+    subjects = tuple(dict.fromkeys(s for group in SUBJECTS.values() for s in group))
+    alternatives = {"{subj}": subjects, "{voice}": VOICES, "{x}": tuple(EXPRESSION_NOUNS.values())}
     out = re.escape(template)
     for placeholder, words in alternatives.items():
         group = "(?P<x>" if placeholder == "{x}" else "(?:"

@@ -51,8 +51,8 @@ EVENT_CAPTION = {"none": "", "laughter": " with laughter", "sigh": " with a sigh
 OVERALL_LINKS = (", so ", ", which suggests that ", "; taken together, ")
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def _join(items: list[str], last: str = " and ") -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
 
 
 def video_caption(f: Factors) -> str:
@@ -72,7 +72,8 @@ def audio_caption(f: Factors) -> str:
 def _clause(key, rng: np.random.Generator, x: str) -> str:
     paraphrases = CUE_TABLE[key].paraphrases
     template = paraphrases[int(rng.integers(len(paraphrases)))]
-    subj, voice = SUBJECTS[int(rng.integers(len(SUBJECTS)))], VOICES[int(rng.integers(len(VOICES)))]
+    subjects = SUBJECTS[CUE_TABLE[key].category]
+    subj, voice = subjects[int(rng.integers(len(subjects)))], VOICES[int(rng.integers(len(VOICES)))]
     return template.format(subj=subj, voice=voice, x=x)
 
 
@@ -81,7 +82,7 @@ def _sentences(clauses: list[str], rng: np.random.Generator) -> list[str]:
     sentences, i = [], 0
     while i < len(clauses):
         if i + 1 < len(clauses) and rng.random() < 0.5:
-            sentences.append(clauses[i] + (" and " if rng.random() < 0.6 else ", while ") + clauses[i + 1])
+            sentences.append(clauses[i] + (", and " if rng.random() < 0.6 else ", while ") + clauses[i + 1])
             i += 2
         else:
             sentences.append(clauses[i])
@@ -102,7 +103,7 @@ def explanation(f: Factors, rng: np.random.Generator) -> str:
     auditory = [_clause(k, rng, x) for k in keys["auditory"]]
     reasons = [_clause(k, rng, x) for k in keys["emotional"][:-1]]
     verdict = _clause(keys["emotional"][-1], rng, x)
-    overall = f"Overall, {_join(reasons)}{OVERALL_LINKS[int(rng.integers(len(OVERALL_LINKS)))]}{verdict}."
+    overall = f"Overall, {_join(reasons, ', and ')}{OVERALL_LINKS[int(rng.integers(len(OVERALL_LINKS)))]}{verdict}."
     return " ".join([_paragraph("In the video,", _sentences(visual, rng)),
                      _paragraph("In the audio,", _sentences(auditory, rng)), overall])
 
