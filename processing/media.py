@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 METHODS = ("auto", "pyav", "seek", "decode", "torchcodec")
 # Cost model of "auto", in units of one single-threaded frame decode (calibrated with
 # benchmarks/bench_decode.py): a seek costs about as much as decoding a few frames, and the decode method's
-# frame threads make each frame cheaper the more cores there are (1 core: 1.0, 2 cores: ~0.6, 8: ~0.2).
+# frame threads make each frame cheaper the more idle cores there are (1: 1.0, 2: ~0.6, 8: ~0.2).
 SEEK_OVERHEAD_FRAMES = 3.0
+SEEK_MARGIN = 0.9  # seek only when clearly cheaper: near a tie the single decode pass is the safer bet
 _SOUNDFILE_SUFFIXES = {".wav", ".flac"}
 _AUDIO_MARGIN_SECONDS = 0.1  # decoded beyond max_seconds so the resampler has context at the cut
 
@@ -307,13 +308,22 @@ def _choose_method(stream, timeline: _Timeline, targets: list[int]) -> str:
             seek_frames += max(target - keyframe_before(target), 0) / step + 1
         position = target
     seek_cost = seek_frames + seeks * SEEK_OVERHEAD_FRAMES
-    return "seek" if seek_cost < decode_frames * _threaded_frame_cost() else "decode"
+    return "seek" if seek_cost < SEEK_MARGIN * decode_frames * _threaded_frame_cost() else "decode"
 
 
 def _threaded_frame_cost() -> float:
-    """Cost of one frame of the frame-threaded decode pass relative to a single-threaded one."""
+    """Cost of one frame of the frame-threaded decode pass relative to a single-threaded one.
+
+    Frame threads only help with idle cores: on a busy machine (a DataLoader with a worker per core, a shared
+    server) decoding fewer frames wins, so the usable cores are the CPUs minus the other runnable load.
+    """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1.0 / min(max(cpus, 1), 8) ** 0.75
+    try:
+        busy = max(os.getloadavg()[0] - 1.0, 0.0)  # runnable tasks besides this one
+    except (AttributeError, OSError):
+        busy = 0.0
+    usable = min(max(cpus - busy, 1.0), cpus, 8)
+    return 1.0 / usable**0.75
 
 
 # --------------------------------------------------------------------------------------------------------
