@@ -11,8 +11,9 @@ Methods (`sample_frames(method=...)`, `load_clip(backend=...)`):
   between the current position and the next target it decodes on instead of seeking again.
 * ``"decode"``: decode the stream once from the start (frame-threaded) and keep the needed frames; only the
   kept frames are converted to RGB.
-* ``"auto"`` (default; ``"pyav"`` is the same): estimate, from the container's keyframe index, how many
-  frames each method decodes, and take the cheaper. Streams without an index (raw H.264, MPEG-TS) decode.
+* ``"auto"`` (default; ``"pyav"`` is the same): estimate, from the container's keyframe index (no decoding),
+  how many frames each method decodes, weigh the decode method's frame threads by the idle cores, and take
+  the cheaper (a near tie goes to "decode"). Streams without an index (raw H.264, MPEG-TS) decode.
 * ``"torchcodec"``: `torchcodec.decoders.VideoDecoder.get_frames_played_at`, when torchcodec imports.
 
 Seek and decode return bit-identical frames. Behaviour decisions (the user sees each as a `Clip.notes` line):
