@@ -610,6 +610,8 @@ def load_clip(
         wave, audio_notes = _load_audio(audio_path, sampling_rate, max_audio_seconds)
     else:
         wave, audio_notes = _load_audio(video, sampling_rate, max_audio_seconds, required=False)
+        if wave is None and frames is None:
+            raise MediaError(f"{video} has neither a video nor an audio stream")
         if wave is None:
             audio_notes = [f"no audio track in {video}: explaining from video + subtitle only"]
     notes += audio_notes
