@@ -180,8 +180,11 @@ def render_frames(factors: Factors, timestamps, size: int = 64) -> np.ndarray:
     light = _lighting(factors, size)
     intensity = expression_intensity(factors, timestamps)
     pose = head_pose(factors, timestamps)
+    # Pixel noise: a few frames get their own; a clip takes shifted windows of one (2 size)^2 field (cheaper).
     rng = np.random.default_rng(factors.render_seed)
-    noise = (rng.standard_normal((2 * size, 2 * size, 3)) * n.pixel_noise).astype(np.float32)
+    few = len(timestamps) <= 4
+    noise = rng.standard_normal((len(timestamps), size, size, 3) if few else (2 * size, 2 * size, 3), np.float32)
+    noise *= n.pixel_noise
     offsets = rng.integers(0, size, size=(len(timestamps), 2))
     out = np.empty((len(timestamps), size, size, 3), dtype=np.uint8)
     for i in range(len(timestamps)):
@@ -189,7 +192,7 @@ def render_frames(factors: Factors, timestamps, size: int = 64) -> np.ndarray:
         _draw_face(ImageDraw.Draw(image), factors, size, float(intensity[i]), {k: float(v[i]) for k, v in pose.items()})
         frame = np.asarray(image, dtype=np.float32) * light
         oy, ox = offsets[i]
-        frame += noise[oy:oy + size, ox:ox + size]
+        frame += noise[i] if few else noise[oy:oy + size, ox:ox + size]
         np.clip(frame, 0, 255, out=frame)
         out[i] = frame
     return out
