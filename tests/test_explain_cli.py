@@ -18,7 +18,8 @@ def media(tmp_path_factory):
         "good": write_test_video(d / "good.mp4", seconds=2.0),
         "silent": write_test_video(d / "silent.mp4", seconds=2.0, audio=False),
         "short": write_test_video(d / "short.mp4", seconds=0.2, fps=10),
-        "long": write_test_video(d / "long.mp4", seconds=600, fps=1, size=(32, 32), gop=30, bframes=0),
+        "long": write_test_video(d / "long.mkv", seconds=600, fps=1, size=(32, 32), gop=30, bframes=0,
+                                 audio_codec="pcm_s16le", audio_rate=8000),
         "audio_only": write_test_audio(d / "voice.m4a", seconds=1.5),
     }
     surround = np.random.default_rng(0).standard_normal((48000 * 2, 8)).astype(np.float32) * 0.1
