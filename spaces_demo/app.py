@@ -1,0 +1,237 @@
+"""XEmoGPT Space: upload (or record) a short clip, get a cue-by-cue emotion explanation as it is written.
+
+    python spaces_demo/app.py                         # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT apply)
+    XEMOGPT_MODEL=path/or/hub-id python spaces_demo/app.py
+
+The API endpoint is `/explain` (gradio_client):
+
+    from gradio_client import Client, handle_file
+    video_cues = Client("http://127.0.0.1:7860/").predict(handle_file("clip.mp4"), None, "Oh great.", api_name="/explain")
+
+Serving limits (upload size, clip length, time per request, concurrency, queue size) come from `SpaceSettings`
+(environment variables `XEMOGPT_MAX_FILE_SIZE`, `XEMOGPT_MAX_CLIP_SECONDS`, ... see serving.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# From a checkout the repository root holds `processing/` and `modeling_xemogpt/`; on a Space they sit next to
+# this file (or come from the installed package).
+for _folder in (HERE, HERE.parent):
+    if (_folder / "processing" / "explain.py").exists() and str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import gradio as gr  # noqa: E402
+
+from processing.emocue360 import extract_emotion, parse_explanation  # noqa: E402
+from processing.errors import XEmoGPTError  # noqa: E402
+from serving import (  # noqa: E402
+    ReferenceScorer,
+    ServedModel,
+    SpaceSettings,
+    TokenStream,
+    gpu_decorator,
+    score_chart,
+    score_table,
+)
+
+logger = logging.getLogger("xemogpt.space")
+
+EXAMPLES_DIR = HERE / "examples"
+TITLE = "XEmoGPT: explainable multimodal emotion recognition"
+INTRO = (
+    "Upload a short clip of one person (or record one with your webcam), add what they say, and XEmoGPT explains "
+    "their emotion **cue by cue**: what the face and body show, what the voice sounds like, and the emotion these "
+    "add up to. Paste a reference explanation to score the answer with **EmoCue-360**."
+)
+OUTPUT_NAMES = ("explanation", "emotion", "cues", "frames", "score_chart", "scores", "details")
+
+
+def _examples() -> list[list]:
+    """Rows (video, audio, subtitle, reference) from spaces_demo/examples/examples.json, written by make_examples.py."""
+    import json
+
+    index = EXAMPLES_DIR / "examples.json"
+    if not index.exists():
+        return []
+    rows = []
+    for item in json.loads(index.read_text()):
+        video = EXAMPLES_DIR / item["video"]
+        if video.exists():
+            rows.append([str(video), None, item["subtitle"], item["reference"]])
+    return rows
+
+
+def _user_message(error: Exception, *paths) -> str:
+    """The error's one line, with gradio's temporary upload folders cut from the file names."""
+    message = str(error)
+    for path in paths:
+        if path:
+            message = message.replace(str(path), Path(path).name)
+    return message
+
+
+class SpaceHandler:
+    """The `/explain` event: decode, show the frames, stream the explanation, then cues, emotion and scores."""
+
+    def __init__(self, served: ServedModel, settings: SpaceSettings, scorer: ReferenceScorer):
+        self.served = served
+        self.settings = settings
+        self.scorer = scorer
+
+    def explain(self, video, audio=None, subtitle="", reference="", max_new_tokens=None, do_sample=False,
+                 temperature=0.7, load_in_4bit=False):
+        try:
+            yield from self._explain(video, audio, subtitle, reference, max_new_tokens, do_sample, temperature,
+                                     load_in_4bit)
+        except gr.Error:
+            raise
+        except XEmoGPTError as error:
+            raise gr.Error(_user_message(error, video, audio), print_exception=False) from None
+        except Exception as error:  # never a bare traceback in the page; the log keeps it
+            logger.exception("explain failed")
+            raise gr.Error(f"Explaining this clip failed ({type(error).__name__}: {_user_message(error, video, audio)}). "
+                           "Try another clip or fewer new tokens.") from None
+
+    def _explain(self, video, audio, subtitle, reference, max_new_tokens, do_sample, temperature, load_in_4bit):
+        started = time.monotonic()
+        deadline = started + self.settings.request_timeout
+        if not video:
+            raise gr.Error("Upload a video clip (or record one with the webcam), then press Explain.",
+                           print_exception=False)
+        explainer = self.served.get(bool(load_in_4bit))
+        inputs, clip, _ = explainer.prepare(video, audio or None, subtitle or "")
+        if clip.duration > self.settings.max_clip_seconds:
+            raise gr.Error(f"The clip is {clip.duration:.1f} s long; this Space explains clips up to "
+                           f"{self.settings.max_clip_seconds:g} s. Trim it and upload it again.", print_exception=False)
+        decoded = time.monotonic() - started
+        frames = []
+        if clip.frames is not None:
+            frames = [(frame, f"{t:.2f} s") for frame, t in zip(clip.frames, clip.timestamps)]
+        details = [f"Model: {self.served.describe()}.", *explainer.notes, *clip.notes]
+        skip = gr.skip()
+        yield "", "", None, frames, None, None, self._markdown(details + ["Generating…"])
+
+        stream = TokenStream(explainer, inputs, deadline=deadline,
+                             max_new_tokens=int(max_new_tokens) if max_new_tokens else None,
+                             do_sample=bool(do_sample), temperature=temperature if do_sample else None)
+        text = ""
+        for text in stream:
+            yield text.lstrip(), skip, skip, skip, skip, skip, skip
+        text = text.strip()
+        generated = time.monotonic() - started - decoded
+        details.append(f"Decoded {len(frames)} frames in {decoded:.2f} s; generated the explanation in {generated:.1f} s.")
+        if stream.timed_out:
+            details.append(f"**Stopped at the {self.settings.request_timeout:g} s time limit: the explanation is cut short.**")
+            gr.Warning(f"Stopped at the {self.settings.request_timeout:g} s time limit; the explanation is cut short.")
+        cues = parse_explanation(text)
+        emotion = extract_emotion(text) or ""
+        chart, scores = None, None
+        if (reference or "").strip():
+            try:
+                result = self.scorer.score(reference, cues)
+                chart, scores = score_chart(result), score_table(result)
+            except XEmoGPTError as error:
+                details.append(f"EmoCue-360 not computed: {error}.")
+                gr.Warning(f"EmoCue-360 not computed: {error}")
+        yield text, emotion, cues, frames, chart, scores, self._markdown(details)
+
+    @staticmethod
+    def _markdown(lines) -> str:
+        return "\n".join(f"* {line}" for line in lines)
+
+
+def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: ReferenceScorer | None = None) -> gr.Blocks:
+    """The Space as a `gr.Blocks` (queue configured; launch it with `launch(demo, ...)`).
+
+    `explainer`: an Explainer, a `(model, processor)` pair, a model folder / Hub id, or None for
+    `$XEMOGPT_MODEL`, else the bundled demo model. `settings`: serving limits (default: from the environment).
+    """
+    settings = settings or SpaceSettings.from_env()
+    served = ServedModel(explainer)
+    handler = SpaceHandler(served, settings, scorer or ReferenceScorer())
+    defaults = served.explainer.generation_defaults
+    num_frames = served.explainer.processor.num_frames
+
+    with gr.Blocks(title="XEmoGPT", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        banner = [f"Model: {served.describe()}."] + [f"⚠️ {note}" for note in served.explainer.notes]
+        gr.Markdown("\n\n".join(banner), elem_id="model-banner")
+        with gr.Row():
+            with gr.Column(scale=2):
+                video = gr.Video(label="Video clip", sources=["upload", "webcam"], include_audio=True, height=260,
+                                 elem_id="video-input")
+                audio = gr.Audio(label="Separate audio (optional; replaces the clip's own track)", type="filepath",
+                                 sources=["upload", "microphone"], format=None, elem_id="audio-input")
+                subtitle = gr.Textbox(label="Subtitle (what the person says)", lines=2,
+                                      placeholder="e.g. Oh perfect, it's raining on my day off.",
+                                      elem_id="subtitle-input")
+                reference = gr.Textbox("", label="Reference explanation (optional, for EmoCue-360)", lines=3,
+                                       placeholder="In the video, the person frowns. In the audio, ... Overall, ...",
+                                       elem_id="reference-input")
+                with gr.Accordion("Advanced settings", open=False):
+                    max_new_tokens = gr.Slider(8, settings.max_new_tokens_limit, step=8, label="Max new tokens",
+                                               value=min(defaults["max_new_tokens"], settings.max_new_tokens_limit))
+                    do_sample = gr.Checkbox(label="Sample (instead of greedy decoding)", value=False)
+                    temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature (with sampling)")
+                    load_in_4bit = gr.Checkbox(
+                        label="4-bit language model (bitsandbytes)", value=False, interactive=served.can_quantize,
+                        info=("loaded on first use" if served.can_quantize
+                              else "needs bitsandbytes and a model folder or Hub id"))
+                with gr.Row():
+                    run = gr.Button("Explain", variant="primary", elem_id="explain-button")
+                    clear = gr.ClearButton(value="Clear", elem_id="clear-button")
+                examples = _examples()
+                if examples:
+                    gr.Examples(examples, inputs=[video, audio, subtitle, reference], label="EmoCue-Synth examples")
+            with gr.Column(scale=3):
+                explanation = gr.Textbox(label="Explanation (streamed)", lines=8, max_lines=16, elem_id="explanation",
+                                         buttons=["copy"])
+                emotion = gr.Textbox(label="Predicted emotion", elem_id="emotion")
+                cues = gr.JSON(label="Cues per modality (visual / auditory / emotional)", elem_id="cues", open=True)
+                details = gr.Markdown(elem_id="details")
+        frames = gr.Gallery(label=f"The {num_frames} frames the model saw, with their timestamps", columns=8,
+                            height="auto", object_fit="contain", elem_id="frames")
+        with gr.Accordion("EmoCue-360 against your reference", open=True):
+            with gr.Row():
+                score_image = gr.Image(label="Precision / recall / F1 per category", type="pil", interactive=False,
+                                       elem_id="score-chart")
+                scores = gr.JSON(label="Scores, missed and invented cues", elem_id="scores", open=True, max_height=300)
+        inputs = [video, audio, subtitle, reference, max_new_tokens, do_sample, temperature, load_in_4bit]
+        outputs = [explanation, emotion, cues, frames, score_image, scores, details]
+        clear.add([video, audio, subtitle, reference, *outputs])
+        run.click(gpu_decorator(settings.request_timeout)(handler.explain), inputs, outputs, api_name="explain")
+
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    demo.xemogpt_settings = settings
+    demo.xemogpt_model = served
+    return demo
+
+
+def launch(demo: gr.Blocks, **kwargs):
+    """`demo.launch` with the Space's upload cap; `kwargs` go to gradio (server_name, server_port, ...)."""
+    kwargs.setdefault("max_file_size", demo.xemogpt_settings.max_file_size)
+    return demo.launch(**kwargs)
+
+
+def serve_locally(demo: gr.Blocks) -> str:
+    """Launch on 127.0.0.1 at a free port without blocking (tests, screenshots); returns the page's URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return url
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    launch(build_app())

@@ -1,0 +1,275 @@
+"""What the Space needs around `processing.explain.Explainer`: settings from the environment, the served
+model (+ a 4-bit copy on demand), a cancellable, time-limited token stream, and EmoCue-360 against a reference.
+
+Nothing here imports gradio, so the serving logic can be tested and reused without a web server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, fields
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+from processing.errors import XEmoGPTError
+from processing.explain import DEFAULT_MODEL, Explainer
+
+MODEL_ENV = "XEMOGPT_MODEL"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Settings
+
+
+@dataclass(frozen=True)
+class SpaceSettings:
+    """Serving limits. Each field can be set with the environment variable `XEMOGPT_<FIELD NAME IN CAPITALS>`."""
+
+    max_file_size: str = "50mb"  # largest upload gradio accepts (video or audio)
+    max_clip_seconds: float = 60.0  # longest clip explained; checked once the file is open
+    request_timeout: float = 120.0  # seconds per request: decoding + generation; the text stops there
+    concurrency: int = 2  # requests generating at the same time; the rest wait in the queue
+    queue_size: int = 32  # requests waiting at most; more are refused with "queue full"
+    max_new_tokens_limit: int = 512  # the top of the "max new tokens" slider
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "SpaceSettings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for item in fields(cls):
+            name = f"XEMOGPT_{item.name.upper()}"
+            raw = environ.get(name)
+            if raw in (None, ""):
+                continue
+            kind = type(item.default)
+            try:
+                values[item.name] = kind(raw)
+            except ValueError:
+                raise XEmoGPTError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        values.update(overrides)
+        return cls(**values)
+
+
+def on_zero_gpu_space() -> bool:
+    """True on a Hugging Face Space (SPACE_ID is set) where the `spaces` package is installed."""
+    return bool(os.environ.get("SPACE_ID")) and importlib.util.find_spec("spaces") is not None
+
+
+def gpu_decorator(duration: float):
+    """`spaces.GPU(duration=...)` on a Space with the `spaces` package (ZeroGPU), otherwise a no-op decorator."""
+    if on_zero_gpu_space():
+        import spaces
+
+        return spaces.GPU(duration=int(duration))
+    return lambda function: function
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The served model
+
+
+def bitsandbytes_available() -> bool:
+    return importlib.util.find_spec("bitsandbytes") is not None
+
+
+def _move_to_accelerator(explainer: Explainer) -> Explainer:
+    import torch
+
+    if torch.cuda.is_available() and explainer.model.device.type == "cpu":
+        explainer.model.to("cuda")
+    return explainer
+
+
+def _words_only(explainer: Explainer) -> None:
+    """Make a random model's noise read (and stream) as words.
+
+    With random tied embeddings greedy decoding repeats the prompt's last token ("\\n") forever: an empty box that
+    looks like a broken page. Allowing only whole-word tokens (byte-level BPE pieces that start with a space)
+    and no repeated word pair gives meaningless but visible text that streams word by word.
+    """
+    tokenizer = explainer.processor.tokenizer
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    words = {i for i, token in enumerate(tokens) if token and token[0] == "Ġ" and token[1:].isalpha() and len(token) > 2}
+    if len(words) < 2:  # not a byte-level BPE vocabulary: leave generation alone
+        return
+    explainer.generation_defaults.setdefault("suppress_tokens", [i for i in range(len(tokens)) if i not in words])
+    explainer.generation_defaults.setdefault("no_repeat_ngram_size", 2)
+
+
+class ServedModel:
+    """The Explainer the app serves and, loaded on first use, its 4-bit copy.
+
+    Args:
+        explainer: an `Explainer`, a `(model, processor)` pair (tests pass `tiny_model_and_processor()`), a
+            model folder or Hub id, or None for `$XEMOGPT_MODEL`, else the bundled demo model (which falls
+            back to a random tiny model, and says so, while the demo model has not been trained).
+    """
+
+    def __init__(self, explainer=None):
+        if explainer is None:
+            explainer = os.environ.get(MODEL_ENV) or None
+        self.source = None  # what Explainer.load can load again for the 4-bit copy; None when injected
+        if explainer is None or isinstance(explainer, (str, os.PathLike)):
+            self.source = str(explainer or DEFAULT_MODEL)
+            explainer = Explainer.load(explainer)
+        elif isinstance(explainer, tuple):
+            explainer = Explainer(*explainer)
+        if not isinstance(explainer, Explainer):
+            raise TypeError("explainer must be an Explainer, a (model, processor) pair, a model folder / Hub id "
+                            f"or None, got {type(explainer).__name__}")
+        self.explainer = _move_to_accelerator(explainer)
+        if self.is_random:
+            self.source = None  # the random fallback: nothing worth quantizing
+            _words_only(self.explainer)
+        self._quantized = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_random(self) -> bool:
+        """A model built on the fly with random weights (its text is noise)."""
+        return not getattr(self.explainer.model, "name_or_path", "")
+
+    @property
+    def can_quantize(self) -> bool:
+        return self.source is not None and bitsandbytes_available()
+
+    def describe(self) -> str:
+        """Markdown naming the model that answers."""
+        if self.is_random:
+            return "a **random tiny model** (its explanations are noise)"
+        return f"`{self.explainer.model.name_or_path}`"
+
+    def get(self, load_in_4bit: bool = False) -> Explainer:
+        """The full-precision Explainer, or the 4-bit one (loaded once, on the first request that asks)."""
+        if not load_in_4bit:
+            return self.explainer
+        if not self.can_quantize:
+            raise XEmoGPTError("4-bit loading is not available here: it needs bitsandbytes and a model folder or Hub id")
+        with self._lock:
+            if self._quantized is None:
+                self._quantized = Explainer.load(self.source, load_in_4bit=True)
+        return self._quantized
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Generation
+
+
+class _StopWhen(StoppingCriteria):
+    """Stops generation when `should_stop()` turns true (checked after every new token)."""
+
+    def __init__(self, should_stop):
+        self.should_stop = should_stop
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.should_stop(), dtype=torch.bool, device=input_ids.device)
+
+
+class TokenStream:
+    """The explanation of prepared inputs as it grows, generated in a worker thread.
+
+    Generation stops at `deadline` (`time.monotonic()` seconds; `timed_out` is then True) or as soon as the
+    consumer stops iterating (a closed page, a cancelled request), so an abandoned request frees the model.
+    """
+
+    def __init__(self, explainer: Explainer, inputs, *, deadline: float, **generation):
+        self.explainer = explainer
+        self.inputs = inputs
+        self.deadline = deadline
+        self.generation = generation
+        self.timed_out = False
+        self._cancelled = threading.Event()
+
+    def _should_stop(self) -> bool:
+        if time.monotonic() >= self.deadline:
+            self.timed_out = True
+        return self.timed_out or self._cancelled.is_set()
+
+    def __iter__(self):
+        explainer = self.explainer
+        kwargs = explainer._generation_kwargs(self.generation)
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopWhen(self._should_stop)])
+        # The streamer's own timeout is a last resort against a stalled worker; the deadline stops it first.
+        wait = max(self.deadline - time.monotonic(), 0.0) + 30.0
+        streamer = TextIteratorStreamer(explainer.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=wait)
+        errors = []
+
+        def run():
+            try:
+                with torch.no_grad():
+                    inputs = explainer._encode(self.inputs.to(explainer.model.device))
+                    explainer.model.generate(**inputs, streamer=streamer, **kwargs)
+            except Exception as error:  # re-raised in the consumer's thread below
+                errors.append(error)
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="xemogpt-space-generate", daemon=True)
+        worker.start()
+        text = ""
+        try:
+            for piece in streamer:
+                if piece:
+                    text += piece
+                    yield text
+        except queue.Empty as error:
+            raise XEmoGPTError("the model stopped producing text; try again with fewer new tokens") from error
+        finally:
+            self._cancelled.set()  # a no-op when generation has ended
+            worker.join(timeout=5.0)
+        if errors:
+            raise errors[0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# EmoCue-360 against a pasted reference
+
+
+class ReferenceScorer:
+    """EmoCue-360 precision / recall / F1 of one explanation against a reference explanation (both parsed into
+    cues with `parse_explanation`). The sentence embedder (bundled all-MiniLM-L6-v2) loads on first use."""
+
+    def __init__(self, embedder=None):
+        self._embedder = embedder
+        self._scorer = None
+        self._lock = threading.Lock()
+
+    def score(self, reference: str, cues: dict):
+        from processing.emocue360 import EmoCue360, parse_explanation
+
+        reference_cues = parse_explanation(reference)
+        if not any(reference_cues.values()):
+            raise XEmoGPTError("no cues found in the reference explanation: write full sentences such as "
+                               "'In the video, the person frowns.'")
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = EmoCue360(self._embedder)
+            return self._scorer.score({"clip": reference_cues}, {"clip": cues})
+
+
+def score_table(result) -> dict:
+    """{category: {precision, recall, f1, missed, invented}} for the one scored clip (rounded for display);
+    a category the reference has no cues in is left out."""
+    table = {}
+    for sample in result.samples:
+        table[sample.category] = {
+            "precision": round(sample.precision, 3), "recall": round(sample.recall, 3), "f1": round(sample.f1, 3),
+            "missed": sample.missed, "invented": sample.invented,
+        }
+    return table
+
+
+def score_chart(result):
+    """The grouped precision / recall / F1 bar chart as a PIL image."""
+    import io
+
+    from PIL import Image
+
+    from processing.emocue360.report import chart_png
+
+    return Image.open(io.BytesIO(chart_png(result, title="EmoCue-360 against your reference")))
