@@ -1,0 +1,351 @@
+"""The cue-perception study of the bundled demo model `xemogpt-synth-tiny`.
+
+    python examples/scripts/evaluate_demo_model.py [--num-samples 300] [--ablations no_vecb,no_aecb,subtitle_only]
+
+Held-out EmoCue-Synth clips (`xemogpt synth` semantics: test and compositional splits, MP4 with H.264 + AAC)
+go through the real pipeline: MP4 -> load_clip -> processor -> model.generate (greedy). Scores: emotion
+accuracy, exact recall / F1 of the canonical cues (visual, auditory), EmoCue-360 per category (rule extractor on
+the generated text vs the gold cues) and the accuracy of every cue factor on its own. Baselines: prior-only
+(the most frequent value of every factor and the most frequent emotion, whatever the input) and, when their
+feature cache exists (`train_demo_model.py --cache_out`), models trained the same way on the same frozen
+features without VECB, without AECB, or with the subtitle only.
+Writes evaluation.json and RESULTS.md into the model folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from processing.synth.cues import CUE_TABLE, canonical_cues, recover_cues  # noqa: E402
+from processing.synth.factors import CUE_FACTORS, VISUAL_FACTORS, AUDITORY_FACTORS, Factors  # noqa: E402
+
+FACTORS = list(VISUAL_FACTORS) + list(AUDITORY_FACTORS)
+DIRECTION = "dynamics"  # the direction-of-change cue (neutral -> X vs X -> neutral)
+
+
+def factor_values(cues: dict) -> dict:
+    """The value of every cue factor that a canonical cue set states; factors it does not state get the value
+    the corpus leaves unstated (e.g. brows 'neutral'), or None when that is ambiguous."""
+    stated = set(cues.get("visual", [])) | set(cues.get("auditory", []))
+    out = {}
+    for factor in FACTORS:
+        found = None
+        for value in CUE_FACTORS[factor]:
+            cue = CUE_TABLE.get((factor, value))
+            if cue is None:
+                continue
+            pattern = re.escape(cue.statement).replace(re.escape("{x}"), ".+")
+            if any(re.fullmatch(pattern, s) for s in stated):
+                found = value
+        if found is None:
+            unstated = [v for v in CUE_FACTORS[factor] if (factor, v) not in CUE_TABLE]
+            found = unstated[0] if len(unstated) == 1 else None
+        out[factor] = found
+    return out
+
+
+def stated_emotion(cues: dict) -> str | None:
+    """The emotion of the canonical cue "The person feels X." (the explanation's conclusion), if stated."""
+    for cue in cues.get("emotional", []):
+        match = re.fullmatch(r"The person feels (\w+)\.", cue)
+        if match:
+            return match.group(1)
+    return None
+
+
+def prf(reference: list[set], predicted: list[set]) -> dict:
+    tp = sum(len(r & p) for r, p in zip(reference, predicted))
+    n_ref, n_pred = sum(len(r) for r in reference), sum(len(p) for p in predicted)
+    precision, recall = tp / max(n_pred, 1), tp / max(n_ref, 1)
+    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9)}
+
+
+def score(records: list[dict], predictions: list[dict], embedder) -> dict:
+    """predictions: per record {"explanation": str} or {"cues": dict, "emotion": str} (prior baseline)."""
+    from processing.emocue360 import evaluate, extract_emotion
+
+    pred_cues = [p["cues"] if "cues" in p else recover_cues(p["explanation"]) for p in predictions]
+    pred_emotions = [p.get("emotion") or stated_emotion(c) or extract_emotion(p["explanation"])
+                     for p, c in zip(predictions, pred_cues)]
+    extracted = [p.get("emotion") or extract_emotion(p["explanation"]) for p in predictions]
+    out = {"n": len(records), "emotion_accuracy": float(np.mean([e == r["emotion"] for e, r in zip(pred_emotions, records)])),
+           "emotion_accuracy_emocue360_extractor": float(np.mean([e == r["emotion"] for e, r in zip(extracted, records)]))}
+    for category in ("visual", "auditory"):
+        out[f"exact_{category}"] = prf([set(r["cues"][category]) for r in records], [set(c.get(category, [])) for c in pred_cues])
+    refs = [{"id": r["id"], "cues": r["cues"], "emotion": r["emotion"]} for r in records]
+    preds = [{"id": r["id"], "explanation": p["explanation"]} if "explanation" in p
+             else {"id": r["id"], "cues": p["cues"], "emotion": p["emotion"]} for r, p in zip(records, predictions)]
+    result = evaluate(refs, preds, extractor="rule", embedder=embedder)
+    out["emocue360"] = {c: result.categories[c].to_dict() for c in ("visual", "auditory", "emotional")}
+    per_factor = {}
+    for factor in FACTORS:
+        gold = [json.loads(r["factors"])[factor] for r in records]
+        got = [factor_values(c)[factor] for c in pred_cues]
+        per_factor[factor] = float(np.mean([g == p for g, p in zip(gold, got)]))
+    out["per_factor_accuracy"] = per_factor
+    changing = [i for i, r in enumerate(records) if json.loads(r["factors"])["dynamics"] != "steady"]
+    out["direction_of_change_accuracy"] = float(np.mean(
+        [factor_values(pred_cues[i])["dynamics"] == json.loads(records[i]["factors"])["dynamics"] for i in changing]
+    )) if changing else None
+    return out
+
+
+# ---- data and inference ----------------------------------------------------------------------------------------
+
+
+def eval_records(data_dir: Path, num_samples: int, seed: int) -> dict[str, list[dict]]:
+    import pandas as pd
+
+    if not (data_dir / "data" / "test.parquet").exists():
+        from processing.synth.corpus import generate_corpus
+
+        generate_corpus(data_dir, num_samples, seed=seed, split_fractions={"test": 0.5, "compositional": 0.5},
+                        num_workers=2, overwrite=True)
+    out = {}
+    for split in ("test", "compositional"):
+        frame = pd.read_parquet(data_dir / "data" / f"{split}.parquet")
+        rows = frame.to_dict("records")
+        for row in rows:
+            row["cues"] = {k: list(v) for k, v in row["cues"].items()}
+            row["path"] = str(data_dir / row["video"])
+        out[split] = rows
+    return out
+
+
+def decode(records, processor) -> list[dict]:
+    from processing.media import load_clip
+
+    clips = []
+    for r in records:
+        clip = load_clip(r["path"], num_frames=processor.num_frames, sampling_rate=processor.sampling_rate,
+                         max_audio_seconds=processor.max_audio_seconds)
+        clips.append({"frames": clip.frames, "audio": clip.audio, "timestamps": clip.timestamps, "subtitle": r["subtitle"]})
+    return clips
+
+
+@torch.no_grad()
+def generate(model, processor, clips, *, features=None, batch_size=16, max_new_tokens=200) -> list[str]:
+    """Greedy explanations. `features`: None = raw media (the real pipeline); else per clip (video (F, Dv) or None,
+    audio (T, Da) or None) from the same frozen encoders (ablations)."""
+    tok = processor.tokenizer
+    texts = []
+    for start in range(0, len(clips), batch_size):
+        chunk = clips[start:start + batch_size]
+        if features is None:
+            inputs = dict(processor.prepare_clips(chunk))
+        else:
+            feats = features[start:start + batch_size]
+            stub = [{"subtitle": c["subtitle"], "frames": c["frames"] if f[0] is not None else None,
+                     "audio": c["audio"] if f[1] is not None else None} for c, f in zip(chunk, feats)]
+            raw = processor.prepare_clips(stub)
+            inputs = {"input_ids": raw["input_ids"], "attention_mask": raw["attention_mask"]}
+            video = [f[0] for f in feats if f[0] is not None]
+            audio = [f[1] for f in feats if f[1] is not None]
+            if video:
+                inputs["video_features"] = torch.stack(video)
+            if audio:
+                longest = max(len(a) for a in audio)
+                inputs["audio_features"] = torch.zeros(len(audio), longest, audio[0].shape[-1])
+                inputs["audio_features_mask"] = torch.zeros(len(audio), longest, dtype=torch.bool)
+                for i, a in enumerate(audio):
+                    inputs["audio_features"][i, :len(a)], inputs["audio_features_mask"][i, :len(a)] = a, True
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        texts += tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return [t.strip() for t in texts]
+
+
+@torch.no_grad()
+def encode(model, processor, clips, batch_size=32):
+    out = []
+    for start in range(0, len(clips), batch_size):
+        inputs = processor.prepare_clips(clips[start:start + batch_size])
+        video = model.model.encode_video(inputs["pixel_values_videos"])
+        hidden, mask = model.model.encode_audio(input_features=inputs["input_features"],
+                                                audio_attention_mask=inputs["audio_attention_mask"])
+        out += [(v, h[m]) for v, h, m in zip(video, hidden, mask)]
+    return out
+
+
+# ---- baselines -------------------------------------------------------------------------------------------------
+
+
+def prior_prediction(train_records: list[dict]) -> dict:
+    """The most frequent value of every cue factor and the most frequent emotion in the training clips."""
+    factors = [json.loads(r["factors"]) for r in train_records]
+    values = {name: Counter(f[name] for f in factors).most_common(1)[0][0] for name in CUE_FACTORS}
+    values["dynamics"] = "steady"
+    prior = Factors(**values)
+    return {"cues": canonical_cues(prior), "emotion": Counter(r["emotion"] for r in train_records).most_common(1)[0][0],
+            "values": values}
+
+
+def train_ablation(kind, base_model, processor, cache, log, seconds):
+    """A model trained the same way as the demo model (stage 1, stage 2, SFT on the same cached features of the
+    same frozen encoders) but with one part removed."""
+    from modeling_xemogpt import XEmoGPTForConditionalGeneration
+    from processing import demo_model as dm
+
+    config = base_model.config.__class__.from_dict(base_model.config.to_dict())
+    if kind == "no_vecb":
+        config.vecb_num_layers = 0
+    if kind == "no_aecb":
+        config.aecb_num_layers = 0
+    torch.manual_seed(0)
+    model = XEmoGPTForConditionalGeneration(config).eval()
+    model.model.vision_tower.load_state_dict(base_model.model.vision_tower.state_dict())
+    model.model.audio_tower.load_state_dict(base_model.model.audio_tower.state_dict())
+    prefix_exclude = ()
+    if kind == "no_vecb":  # no position table, no bridge layers: frame vectors go straight to the projection
+        torch.nn.init.zeros_(model.model.video_bridge.position_embedding)
+        prefix_exclude = ("model.video_bridge",)
+    clips = [(r, None, None) for r in cache["records"]]
+    video, audio = cache["video"], cache["audio"]
+    settings = dm.DemoSettings()
+    llm = ("model.language_model", "lm_head")
+
+    def run(examples, trainable, steps, name, budget):
+        trainable = tuple(t for t in trainable if not t.startswith(prefix_exclude))
+        dm.train_lm(model, examples, video, audio, steps=steps, lr=settings_lr[name], batch_size=settings.batch_size,
+                    trainable=trainable, log=log, name=f"{kind} {name}", seconds=budget)
+
+    settings_lr = {"stage1": 2e-3, "stage2": 2e-3, "sft": 1.5e-3}
+    if kind == "subtitle_only":
+        examples = []
+        for index, (record, _, _) in enumerate(clips):
+            prompt = processor.build_prompt(record["subtitle"], False, False)
+            examples.append((*dm.encode_example(processor, prompt, record["explanation"], 0), index, False, False))
+        run(examples, llm, settings.sft_steps, "sft", seconds)
+        return model
+    if kind != "no_vecb" or True:
+        run(dm.build_examples(processor, clips, audio, "video"), ("model.video_bridge", "model.video_projector") + llm,
+            settings.stage1_steps, "stage1", seconds * 0.15)
+    run(dm.build_examples(processor, clips, audio, "audio"), ("model.audio_bridge", "model.audio_projector") + llm,
+        settings.stage2_steps, "stage2", seconds * 0.15)
+    run(dm.build_examples(processor, clips, audio, "sft"), ("model.video_bridge", "model.video_projector",
+        "model.audio_bridge", "model.audio_projector") + llm, settings.sft_steps, "sft", seconds * 0.7)
+    return model
+
+
+# ---- report ----------------------------------------------------------------------------------------------------
+
+
+def _pct(x):
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def results_markdown(report: dict) -> str:
+    systems = list(report["systems"])
+    lines = ["| metric | split | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+    for split in ("test", "compositional"):
+        rows = [("emotion accuracy", lambda s: s["emotion_accuracy"])]
+        for c in ("visual", "auditory"):
+            rows.append((f"exact {c} cue recall", lambda s, c=c: s[f"exact_{c}"]["recall"]))
+            rows.append((f"exact {c} cue F1", lambda s, c=c: s[f"exact_{c}"]["f1"]))
+        for c in ("visual", "auditory", "emotional"):
+            rows.append((f"EmoCue-360 {c} F1", lambda s, c=c: s["emocue360"][c]["f1"]))
+        rows.append(("direction of change (onset/offset clips)", lambda s: s["direction_of_change_accuracy"]))
+        rows += [(f"factor: {f}", lambda s, f=f: s["per_factor_accuracy"][f]) for f in FACTORS]
+        for name, get in rows:
+            cells = [_pct(get(report["systems"][s][split])) if split in report["systems"][s] else "–" for s in systems]
+            lines.append(f"| {name} | {split} | " + " | ".join(cells) + " |")
+    notes = "\n".join(f"* {n}" for n in report["notes"])
+    return (f"All numbers in %, greedy decoding, {report['num_clips']} held-out clips per split decoded from MP4 "
+            f"(H.264 + AAC) through load_clip -> processor -> generate.\n\n" + "\n".join(lines) + "\n\n" + notes + "\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(ROOT / "examples/models/xemogpt-synth-tiny"))
+    parser.add_argument("--data_dir", default="/tmp/xemogpt-synth-eval-s0")
+    parser.add_argument("--num-samples", type=int, default=300, help="clips over test + compositional")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N clips of each split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", default=None, help="feature cache from train_demo_model.py --cache_out")
+    parser.add_argument("--ablations", default="no_vecb,no_aecb,subtitle_only")
+    parser.add_argument("--ablation_seconds", type=float, default=300.0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+
+    def log(message):
+        print(f"[{time.perf_counter() - t0:6.0f}s] {message}", flush=True)
+
+    import modeling_xemogpt  # noqa: F401
+    from transformers import AutoModel, AutoProcessor
+
+    from processing.emocue360 import load_embedder
+    from processing.synth.corpus import synth_sample
+
+    model = AutoModel.from_pretrained(args.model).eval()
+    processor = AutoProcessor.from_pretrained(args.model)
+    embedder = load_embedder()
+    data = eval_records(Path(args.data_dir), args.num_samples, args.seed)
+    data = {split: rows[: args.limit] for split, rows in data.items()}
+    clips = {split: decode(rows, processor) for split, rows in data.items()}
+    log(f"decoded {sum(len(c) for c in clips.values())} clips")
+    report = {"model": str(args.model), "num_clips": len(data["test"]), "systems": {}, "samples": {}, "notes": []}
+
+    def evaluate_system(name, predictions_for):
+        report["systems"][name] = {}
+        for split, rows in data.items():
+            preds = predictions_for(split)
+            report["systems"][name][split] = score(rows, preds, embedder)
+            if "explanation" in preds[0]:
+                report["samples"].setdefault(name, {})[split] = [
+                    {"id": r["id"], "generated": p["explanation"]} for r, p in list(zip(rows, preds))[:5]]
+            log(f"{name} {split}: emotion {report['systems'][name][split]['emotion_accuracy']:.3f}")
+
+    evaluate_system("gold explanation (metric ceiling)", lambda split: [{"explanation": r["explanation"]} for r in data[split]])
+    evaluate_system("xemogpt-synth-tiny", lambda split: [{"explanation": t} for t in generate(model, processor, clips[split])])
+    train_records = [synth_sample(args.seed, "train", i)[1] for i in range(2000)]
+    for r in train_records:
+        r["factors"] = r.get("factors") or "{}"
+    prior = prior_prediction(train_records)
+    report["notes"].append(f"prior-only predicts, for every clip, {json.dumps(prior['values'])} and emotion "
+                           f"'{prior['emotion']}' (most frequent in 2000 training records).")
+    evaluate_system("prior-only", lambda split: [{"cues": prior["cues"], "emotion": prior["emotion"]}] * len(data[split]))
+    _write(args.model, report)
+
+    ablations = [a for a in args.ablations.split(",") if a]
+    if ablations and args.cache and Path(args.cache).exists():
+        cache = torch.load(args.cache, weights_only=False)
+        features = {split: encode(model, processor, clips[split]) for split in data}
+        for kind in ablations:
+            start = time.perf_counter()
+            ablated = train_ablation(kind, model, processor, cache, log, args.ablation_seconds)
+            keep = {"no_vecb": (1, 1), "no_aecb": (1, 1), "subtitle_only": (0, 0)}[kind]
+            evaluate_system(kind, lambda split: [{"explanation": t} for t in generate(
+                ablated, processor, clips[split],
+                features=[(v if keep[0] else None, a if keep[1] else None) for v, a in features[split]])])
+            report["notes"].append(f"{kind}: trained in {time.perf_counter() - start:.0f} s on the same cached features "
+                                   f"(stage 1 / stage 2 / SFT, {args.ablation_seconds:.0f} s cap).")
+            _write(args.model, report)
+    elif ablations:
+        report["notes"].append("ablations skipped: no feature cache (run train_demo_model.py --cache_out PATH).")
+    report["seconds"] = time.perf_counter() - t0
+    _write(args.model, report)
+    log("done")
+    return 0
+
+
+def _write(model_dir, report):
+    model_dir = Path(model_dir)
+    (model_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (model_dir / "RESULTS.md").write_text(results_markdown(report))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The bundled demo model: loads with the Auto classes, stays small, and explains the bundled clip."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "examples" / "models" / "xemogpt-synth-tiny"
+CLIP = ROOT / "examples" / "clips" / "demo.mp4"
+
+pytestmark = pytest.mark.skipif(not (MODEL / "config.json").exists(), reason="demo model not trained (make demo-model)")
+
+
+def test_bundled_folder_is_at_most_25_mb():
+    size = sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file())
+    assert size <= 25 * 1024 * 1024
+
+
+def test_bundled_folder_loads_with_auto_classes():
+    import modeling_xemogpt  # noqa: F401
+    from transformers import AutoModel, AutoProcessor
+
+    model = AutoModel.from_pretrained(str(MODEL))
+    processor = AutoProcessor.from_pretrained(str(MODEL))
+    assert type(model).__name__ == "XEmoGPTForConditionalGeneration"
+    assert processor.num_frames == model.config.num_frames
+
+
+@pytest.mark.skipif(not CLIP.exists(), reason="examples/clips/demo.mp4 is not bundled yet")
+def test_explains_the_bundled_clip_with_the_right_emotion():
+    from processing.explain import Explainer
+
+    truth = json.loads(CLIP.with_suffix(".json").read_text())
+    subtitle = CLIP.with_suffix(".txt").read_text().strip()
+    explainer = Explainer.load()
+    first = explainer.explain(str(CLIP), subtitle=subtitle)
+    again = explainer.explain(str(CLIP), subtitle=subtitle)
+    assert first.explanation == again.explanation  # greedy, deterministic
+    assert first.emotion == truth["emotion"]
