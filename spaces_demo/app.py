@@ -15,9 +15,16 @@ Serving limits (upload size, clip length, time per request, concurrency, queue s
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+
+if os.environ.get("SPACE_ID"):  # on a Space, ZeroGPU's `spaces` must be imported before torch
+    try:
+        import spaces  # noqa: F401
+    except ImportError:
+        pass
 
 HERE = Path(__file__).resolve().parent
 # From a checkout the repository root holds `processing/` and `modeling_xemogpt/`; on a Space they sit next to
@@ -190,7 +197,8 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
                     clear = gr.ClearButton(value="Clear", elem_id="clear-button")
                 examples = _examples()
                 if examples:
-                    gr.Examples(examples, inputs=[video, audio, subtitle, reference], label="EmoCue-Synth examples")
+                    gr.Examples(examples, inputs=[video, audio, subtitle, reference], label="EmoCue-Synth examples",
+                                cache_examples=False)
             with gr.Column(scale=3):
                 explanation = gr.Textbox(label="Explanation (streamed)", lines=8, max_lines=16, elem_id="explanation",
                                          buttons=["copy"])
@@ -201,8 +209,8 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
                             height="auto", object_fit="contain", elem_id="frames")
         with gr.Accordion("EmoCue-360 against your reference", open=True):
             with gr.Row():
-                score_image = gr.Image(label="Precision / recall / F1 per category", type="pil", interactive=False,
-                                       elem_id="score-chart")
+                score_image = gr.Image(label="Precision / recall / F1 per category", show_label=False, type="pil",
+                                       interactive=False, elem_id="score-chart")
                 scores = gr.JSON(label="Scores, missed and invented cues", elem_id="scores", open=True, max_height=300)
         inputs = [video, audio, subtitle, reference, max_new_tokens, do_sample, temperature, load_in_4bit]
         outputs = [explanation, emotion, cues, frames, score_image, scores, details]

@@ -182,7 +182,31 @@ def test_upload_larger_than_the_cap_is_refused(explainer):
         demo.close()
 
 
+def test_four_bit_without_a_reloadable_model_is_a_clear_error(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="4-bit loading is not available here"):
+        explain(client, CLIP, load_in_4bit=True)
+
+
 # ---- serving pieces, without a server -------------------------------------------------------------------------
+
+
+def test_four_bit_copy_is_loaded_once_on_first_use(monkeypatch, explainer):
+    serving = load_space_module("serving")
+    loads = []
+
+    def fake_load(model=None, **options):
+        loads.append((model, options))
+        return explainer
+
+    monkeypatch.setattr(serving.Explainer, "load", staticmethod(fake_load))
+    monkeypatch.setattr(serving, "bitsandbytes_available", lambda: True)
+    monkeypatch.setattr(explainer.model, "name_or_path", "some/model")
+    served = serving.ServedModel("some/model")
+    assert served.can_quantize and served.get() is explainer
+    assert served.get(load_in_4bit=True) is served.get(load_in_4bit=True)
+    assert loads == [("some/model", {}), ("some/model", {"load_in_4bit": True})]
 
 
 def test_token_stream_stops_at_the_deadline(explainer):
@@ -222,6 +246,23 @@ def test_gpu_decorator_is_a_no_op_off_spaces(monkeypatch):
         return 1
 
     assert serving.gpu_decorator(60)(function) is function
+
+
+def test_gpu_decorator_is_spaces_gpu_on_a_space(monkeypatch):
+    import importlib.machinery
+    import types
+
+    serving = load_space_module("serving")
+    fake = types.ModuleType("spaces")
+    fake.__spec__ = importlib.machinery.ModuleSpec("spaces", None)
+    fake.GPU = lambda duration: lambda function: ("on gpu", duration, function)
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACE_ID", "someone/xemogpt")
+
+    def function():
+        return 1
+
+    assert serving.gpu_decorator(90)(function) == ("on gpu", 90, function)
 
 
 def test_space_readme_declares_the_gradio_sdk_and_app_file():

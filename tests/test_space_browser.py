@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def space_url():
+    pytest.importorskip("playwright", reason="the browser test needs the playwright package (pip install playwright)")
     if browser.chromium_path() is None:
         reason = f"no Chromium at {browser.CHROMIUM} (make test installs it with apt-get install -y chromium)"
         print(f"SKIPPED: {reason}")
