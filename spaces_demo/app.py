@@ -6,7 +6,9 @@
 The API endpoint is `/explain` (gradio_client):
 
     from gradio_client import Client, handle_file
-    video_cues = Client("http://127.0.0.1:7860/").predict(handle_file("clip.mp4"), None, "Oh great.", api_name="/explain")
+    client = Client("http://127.0.0.1:7860/")
+    explanation, emotion, cues, frames, chart, scores, details = client.predict(
+        handle_file("clip.mp4"), None, "Oh great.", api_name="/explain")
 
 Serving limits (upload size, clip length, time per request, concurrency, queue size) come from `SpaceSettings`
 (environment variables `XEMOGPT_MAX_FILE_SIZE`, `XEMOGPT_MAX_CLIP_SECONDS`, ... see serving.py).
@@ -58,7 +60,6 @@ INTRO = (
     "their emotion **cue by cue**: what the face and body show, what the voice sounds like, and the emotion these "
     "add up to. Paste a reference explanation to score the answer with **EmoCue-360**."
 )
-OUTPUT_NAMES = ("explanation", "emotion", "cues", "frames", "score_chart", "scores", "details")
 
 
 def _examples() -> list[list]:
