@@ -12,12 +12,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from processing.errors import XEmoGPTError
-from processing.explain import DEFAULT_MODEL, Explainer
+from processing.explain import DEFAULT_MODEL, REPO_ROOT, Explainer
 
 MODEL_ENV = "XEMOGPT_MODEL"
 
@@ -142,7 +143,10 @@ class ServedModel:
         """Markdown naming the model that answers."""
         if self.is_random:
             return "a **random tiny model** (its explanations are noise)"
-        return f"`{self.explainer.model.name_or_path}`"
+        name = str(self.explainer.model.name_or_path)
+        if Path(name).resolve() == Path(DEFAULT_MODEL).resolve():
+            return f"the bundled demo model `{Path(DEFAULT_MODEL).relative_to(REPO_ROOT)}` (trained on EmoCue-Synth only)"
+        return f"`{name}`"
 
     def get(self, load_in_4bit: bool = False) -> Explainer:
         """The full-precision Explainer, or the 4-bit one (loaded once, on the first request that asks)."""
