@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO_ROOT / "examples" / "models" / "xemogpt-synth-tiny"
 RANDOM_MODEL_NOTE = (
     "no trained model found at {path}: using a RANDOM tiny model built on the fly - its text is noise "
-    "(train the demo model with `make demo-model`, or pass --model)"
+    "(train it with `make demo-model`, or choose a model: --model / XEMOGPT_MODEL)"
 )
 
 
@@ -114,78 +114,27 @@ class Explainer:
             allow_audio_only=allow_audio_only,
         )
 
-    def _generation_kwargs(self, overrides):
+    def generation_kwargs(self, overrides=None) -> dict:
+        """generate() settings: the model's defaults updated by `overrides` (None values ignored)."""
         kwargs = dict(self.generation_defaults)
-        kwargs.update({k: v for k, v in overrides.items() if v is not None})
+        kwargs.update({k: v for k, v in (overrides or {}).items() if v is not None})
         if not kwargs.get("do_sample"):
             kwargs.pop("temperature", None)
             kwargs.pop("top_p", None)
-        tokenizer = self.processor.tokenizer
-        kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
+        kwargs.setdefault("pad_token_id", self.processor.tokenizer.pad_token_id)
         return kwargs
 
     def prepare(self, video, audio=None, subtitle=""):
-        """Decode and preprocess one clip: (model inputs, Clip, seconds spent decoding)."""
+        """Decode and preprocess one clip: (model inputs on the model's device, Clip, seconds spent decoding)."""
         start = time.perf_counter()
         clip = self._read(video, audio)
         decoded = time.perf_counter() - start
         if not (subtitle or "").strip():
             clip.notes.append("no subtitle given: explaining from the media only")
         inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=subtitle or "", timestamps=clip.timestamps)
-        return inputs, clip, decoded
+        return inputs.to(self.model.device), clip, decoded
 
-    def explain(self, video, audio=None, subtitle="", **generation) -> Explanation:
-        """Explain one clip. `generation` overrides generate() settings (max_new_tokens, do_sample, temperature...)."""
-        for _ in self.explain_stream(video, audio, subtitle, **generation):
-            pass
-        return self.last
-
-    def explain_stream(self, video, audio=None, subtitle="", **generation):
-        """Yield the explanation text as it grows; `self.last` holds the final `Explanation` afterwards."""
-        import torch
-        from transformers import TextIteratorStreamer
-
-        inputs, clip, decoded = self.prepare(video, audio, subtitle)
-        start = time.perf_counter()
-        with torch.no_grad():
-            inputs = self._encode(inputs)
-        encoded = time.perf_counter() - start
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = self._generation_kwargs(generation)
-        errors = []
-
-        def run():
-            try:
-                with torch.no_grad():
-                    self.model.generate(**inputs, streamer=streamer, **kwargs)
-            except Exception as exc:  # surfaced below, after the stream ends
-                errors.append(exc)
-                streamer.end()
-
-        start = time.perf_counter()
-        thread = Thread(target=run, daemon=True)
-        thread.start()
-        text = ""
-        for piece in streamer:
-            text += piece
-            yield text
-        thread.join()
-        generated = time.perf_counter() - start
-        if errors:
-            raise errors[0]
-        text = text.strip()
-        cues, emotion = parse_cues(text)
-        self.last = Explanation(
-            explanation=text,
-            cues=cues,
-            emotion=emotion,
-            timings={"decode": round(decoded, 4), "encode": round(encoded, 4), "generate": round(generated, 4)},
-            notes=self.notes + clip.notes,
-            timestamps=None if clip.timestamps is None else [round(float(t), 3) for t in clip.timestamps],
-            frames=clip.frames,
-        )
-
-    def _encode(self, inputs):
+    def encode(self, inputs) -> dict:
         """Run the frozen encoders once and hand their outputs to generate() in place of the raw media."""
         core = self.model.model
         inputs = dict(inputs)
@@ -197,3 +146,77 @@ class Explainer:
             )
             inputs["audio_features"], inputs["audio_features_mask"] = features, mask
         return inputs
+
+    def explain(self, video, audio=None, subtitle="", **generation) -> Explanation:
+        """Explain one clip. `generation` overrides generate() settings (max_new_tokens, do_sample, temperature...)."""
+        stream = self.explain_stream(video, audio, subtitle, **generation)
+        for _ in stream:
+            pass
+        return stream.result
+
+    def explain_stream(self, video, audio=None, subtitle="", stopping_criteria=None, **generation) -> "ExplanationStream":
+        """An iterable of the explanation text as it grows; its `.result` holds the `Explanation` once exhausted.
+
+        The clip is decoded and encoded here (errors surface at once); generation starts when iteration does.
+        """
+        import torch
+
+        inputs, clip, decoded = self.prepare(video, audio, subtitle)
+        start = time.perf_counter()
+        with torch.no_grad():
+            inputs = self.encode(inputs)
+        encoded = time.perf_counter() - start
+        kwargs = self.generation_kwargs(generation)
+        if stopping_criteria is not None:
+            kwargs["stopping_criteria"] = stopping_criteria
+        return ExplanationStream(self, inputs, kwargs, clip, {"decode": decoded, "encode": encoded})
+
+
+class ExplanationStream:
+    """Streams one generation (a background thread + `TextIteratorStreamer`); `.result` after the last piece."""
+
+    def __init__(self, explainer: Explainer, inputs: dict, generation: dict, clip, timings: dict):
+        self.explainer, self.inputs, self.generation, self.clip = explainer, inputs, generation, clip
+        self.timings = dict(timings)
+        self.result: Explanation | None = None
+
+    def __iter__(self):
+        import torch
+        from transformers import TextIteratorStreamer
+
+        tokenizer = self.explainer.processor.tokenizer
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        errors = []
+
+        def run():
+            try:
+                with torch.no_grad():
+                    self.explainer.model.generate(**self.inputs, streamer=streamer, **self.generation)
+            except Exception as exc:  # surfaced below, after the stream ends
+                errors.append(exc)
+                streamer.end()
+
+        start = time.perf_counter()
+        thread = Thread(target=run, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            if piece:
+                text += piece
+                yield text
+        thread.join()
+        self.timings["generate"] = time.perf_counter() - start
+        if errors:
+            raise errors[0]
+        text = text.strip()
+        cues, emotion = parse_cues(text)
+        clip = self.clip
+        self.result = Explanation(
+            explanation=text,
+            cues=cues,
+            emotion=emotion,
+            timings={k: round(v, 4) for k, v in self.timings.items()},
+            notes=self.explainer.notes + clip.notes,
+            timestamps=None if clip.timestamps is None else [round(float(t), 3) for t in clip.timestamps],
+            frames=clip.frames,
+        )

@@ -196,7 +196,7 @@ class TokenStream:
 
     def __iter__(self):
         explainer = self.explainer
-        kwargs = explainer._generation_kwargs(self.generation)
+        kwargs = explainer.generation_kwargs(self.generation)
         kwargs["stopping_criteria"] = StoppingCriteriaList([_StopWhen(self._should_stop)])
         # The streamer's own timeout is a last resort against a stalled worker; the deadline stops it first.
         wait = max(self.deadline - time.monotonic(), 0.0) + 30.0
@@ -207,7 +207,7 @@ class TokenStream:
         def run():
             try:
                 with torch.no_grad():
-                    inputs = explainer._encode(self.inputs.to(explainer.model.device))
+                    inputs = explainer.encode(self.inputs.to(explainer.model.device))
                     explainer.model.generate(**inputs, streamer=streamer, **kwargs)
             except Exception as error:  # re-raised in the consumer's thread below
                 errors.append(error)

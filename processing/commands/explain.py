@@ -40,12 +40,13 @@ def run(args) -> int:
     }
     if args.stream and not args.json:
         shown = 0
-        for text in explainer.explain_stream(args.video, args.audio, args.subtitle, **generation):
+        stream = explainer.explain_stream(args.video, args.audio, args.subtitle, **generation)
+        for text in stream:
             sys.stdout.write(text[shown:])
             sys.stdout.flush()
             shown = len(text)
         sys.stdout.write("\n")
-        result = explainer.last
+        result = stream.result
     else:
         result = explainer.explain(args.video, args.audio, args.subtitle, **generation)
 
