@@ -87,12 +87,13 @@ def emotion_scores(references: Mapping[str, str], predictions: Mapping[str, str 
 
     accuracy: the predicted label's group equals the reference's (a missing prediction is wrong).
     hit_rate (when ``mentioned`` maps id → groups mentioned anywhere in the prediction's emotional part): the
-    reference group is among them — a lenient score for explanations that name several emotions.
+    reference group is the predicted one or among those — lenient, for explanations naming several emotions.
     """
     ids = [key for key, label in references.items() if normalize_emotion(label) is not None]
     correct = sum(normalize_emotion(predictions.get(key)) == normalize_emotion(references[key]) for key in ids)
     out = {"accuracy": correct / len(ids) if ids else None, "n": len(ids)}
     if mentioned is not None:
-        hits = sum(normalize_emotion(references[key]) in (mentioned.get(key) or set()) for key in ids)
+        hits = sum(normalize_emotion(references[key]) in ({normalize_emotion(predictions.get(key))} | set(mentioned.get(key) or ()))
+                   for key in ids)
         out["hit_rate"] = hits / len(ids) if ids else None
     return out

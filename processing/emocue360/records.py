@@ -108,7 +108,7 @@ def _read_dataset_folder(path: str) -> list[dict]:
         load_emocue = None
     if load_emocue is not None:
         loaded = load_emocue(path)
-        if hasattr(loaded, "values") and not hasattr(loaded, "column_names"):  # a DatasetDict
+        if isinstance(loaded, Mapping):  # a DatasetDict: every split
             return [dict(row) for split in loaded.values() for row in split]
         return [dict(row) for row in loaded]
     parquet = sorted(glob.glob(os.path.join(path, "data", "*.parquet")))

@@ -14,7 +14,8 @@ Explanations follow the EmoCue shape "In the video, … In the audio, … [In th
    ("and her …", "and the …"). A clause that names only the other modality's words ("her voice" inside the
    video section) moves there.
 4. Cues are tidied: markers and "we can see that"-style lead-ins removed, first letter upper-cased, one final
-   period.
+   period. A clause that is exactly one basic face/voice cue ("the speaker's voice is deep") becomes its
+   canonical statement ("The voice is low-pitched.") in that cue's category (canonical.py).
 
 :func:`extract_emotion` picks the explanation's emotion from the emotional part (see its docstring).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from .canonical import canonical_cue
 from .emotions import emotion_mentions
 
 _FLAGS = re.IGNORECASE
@@ -43,7 +45,9 @@ _EMOTIONAL_MARKER = re.compile(
     r"|^(?=(?:based on|considering|combining|given|putting|integrating|together,)\b)", _FLAGS)
 _LEAD_IN = re.compile(
     r"^(?:(?:and|but|also|then|while|so)\s+)*(?:we (?:can )?(?:clearly )?(?:see|observe|notice|hear)(?: that)?"
-    r"|it (?:can be|is) (?:seen|heard|observed|noticed) that|one can (?:see|hear) that)\s+", _FLAGS)
+    r"|it (?:can be|is) (?:seen|heard|observed|noticed) that|one can (?:see|hear) that|taken together,?"
+    r"|all in all,?|overall,?|in summary,?|therefore,?|thus,?|hence,?|which (?:suggests|indicates|means) that)\s+",
+    _FLAGS)
 _CONJUNCTION_HEAD = re.compile(r"^(?:and|but|also|then|while|whereas|with|so|yet|as well as)\s+", _FLAGS)
 
 _INFERENCE_SPLIT = re.compile(
@@ -59,6 +63,8 @@ _CLAUSE_SPLIT = re.compile(
     r"\s*;\s*|,\s*(?:and|but|while|whereas|with|then|as well as|accompanied by|followed by)\s+|\s+(?:while|whereas"
     r"|and then|but then|as well as|before|after which)\s+|,\s*(?=(?:her|his|their|the|she|he|they|its)\s)"
     r"|\s+and\s+(?=(?:her|his|their|the|a|an|she|he|they|it|its|there|some|occasional|then)\s)", _FLAGS)
+
+_EMOTIONAL_SPLIT = re.compile(_CLAUSE_SPLIT.pattern + r"|,\s*(?:so|thus|hence|therefore)\s+", _FLAGS)
 
 _VISUAL_WORDS = re.compile(
     r"\b(?:face|faces|facial|expressions?|eyes?|eyebrows?|brows?|mouth|lips?|smil\w*|frown\w*|grin\w*|teeth"
@@ -135,22 +141,31 @@ def _section_of(sentence: str) -> tuple[str | None, str]:
     return None, sentence
 
 
+_ADVERBIAL = re.compile(
+    r"^(?:as|at|in|on|over|during|after|before|later|then|meanwhile|suddenly|afterwards|eventually|initially"
+    r"|finally|first|soon|towards?|throughout|when|once|despite|although|though)\b", _FLAGS)
+
+
 def _merge_fragments(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Glue a short clause that names nothing ("As time goes on", "At first") onto the next clause."""
+    """Glue a short adverbial clause that names no cue ("As time goes on", "At first") onto the next clause."""
     merged, carry = [], ""
     for index, (category, part) in enumerate(pieces):
         part = f"{carry}, {part}" if carry else part
         carry = ""
         bare = not (_VISUAL_WORDS.search(part) or _AUDIO_WORDS.search(part) or emotion_mentions(part))
-        if bare and len(part.split()) <= 5 and index + 1 < len(pieces) and category == pieces[index + 1][0]:
+        short = len(part.split()) <= 2 or (len(part.split()) <= 6 and _ADVERBIAL.match(part.strip()))
+        if bare and short and index + 1 < len(pieces) and category == pieces[index + 1][0]:
             carry = part.strip(" ,")
             continue
         merged.append((category, part))
     return merged
 
 
-def parse_explanation(text: str) -> dict[str, list[str]]:
-    """Split an explanation into atomic cues: ``{"visual": [...], "auditory": [...], "emotional": [...]}``."""
+def parse_explanation(text: str, *, canonical: bool = True) -> dict[str, list[str]]:
+    """Split an explanation into atomic cues: ``{"visual": [...], "auditory": [...], "emotional": [...]}``.
+
+    canonical: a clause that is exactly one basic face/voice cue is rewritten as its canonical statement and
+    filed under that cue's category (see canonical.py); False keeps every clause as written."""
     cues: dict[str, list[str]] = {"visual": [], "auditory": [], "emotional": []}
     if not text or not str(text).strip():
         return cues
@@ -159,18 +174,24 @@ def parse_explanation(text: str) -> dict[str, list[str]]:
     for sentence in _SENTENCE_END.split(masked):
         started, body = _section_of(sentence.strip())
         section = started or section
-        if section == "emotional" or (section is not None and _INFERENCE_SENTENCE.match(body)):
-            pieces = [("emotional", part) for part in _CLAUSE_SPLIT.split(body) if part]
-            if section != "emotional":
-                pieces = [("emotional", body)]
+        if section == "emotional":
+            pieces = [("emotional", part) for clause in _INFERENCE_SPLIT.split(body)
+                      for part in _EMOTIONAL_SPLIT.split(clause) if part]
+        elif section is not None and _INFERENCE_SENTENCE.match(body):
+            pieces = [("emotional", body)]
         else:
             perceptual, *inferences = _INFERENCE_SPLIT.split(body, maxsplit=1)
             pieces = [(_modality_of(part, section), part) for part in _CLAUSE_SPLIT.split(perceptual) if part]
             pieces += [("emotional", part) for part in inferences]
         for category, part in _merge_fragments(pieces):
             cue = _tidy(part)
-            if cue:
-                cues[category].append(_restore_quotes(cue, quotes))
+            if not cue:
+                continue
+            cue = _restore_quotes(cue, quotes)
+            known = canonical_cue(cue) if canonical else None
+            if known:
+                category, cue = known
+            cues[category].append(cue)
     return cues
 
 
@@ -178,7 +199,10 @@ _STRONG_FRAME = re.compile(
     r"\b(?:is|are|was|be|being|feels?|feeling|felt|seems?|seemed|appears?|looks?|sounds?|becomes?|getting|grows?"
     r"|expresses|expressing|shows?|showing|conveys?|conveying|reveals?|revealing|reflects?|masks?|masking|hides?"
     r"|hiding|of|with|in|into|emotion|mood|state)\s+(?:\w+ly\s+|a\s+|an\s+|sense\s+of\s+|quite\s+|rather\s+|very\s+"
-    r"|deep\s+|genuine\s+|real\s+|mild\s+|slight\s+)*$", _FLAGS)
+    r"|most\s+|more\s+|so\s+|deep\s+|genuine\s+|real\s+|mild\s+|slight\s+|to\s+be\s+)*$", _FLAGS)
+# an emotion read off one channel ("the face looks happy", "the tone suggests sadness") is evidence, not the verdict
+_CHANNEL_SUBJECT = re.compile(r"\b(?:face|facial|expression|voice|tone|smile|eyes|brows|words|subtitle|sentence"
+                              r"|pitch|intonation|laughter|mouth)\b[^,;]*$", _FLAGS)
 _TRUTH_HINT = re.compile(r"\b(?:actually|really|truly|in fact|underlying|true|genuine\w*|real|deep down|masks?"
                          r"|masking|hides?|hiding|conceals?|concealing)\b", _FLAGS)
 _CONCLUSION = re.compile(r"^(?:overall|in summary|in conclusion|to sum up|therefore|thus|hence|all in all"
@@ -196,8 +220,9 @@ def extract_emotion(text: str) -> str | None:
 
     Candidates are the non-negated emotion words of its emotional part (the whole text when that part is
     empty). Each scores +2 when framed as a state ("is happy", "feels", "a sense of joy", "masking sadness"),
-    +2 when marked as the true one ("actually sad", "underlying anxiety"), +1 in a concluding sentence
-    ("Overall, …"); ties go to the later mention (conclusions come last).
+    +2 when marked as the true one ("actually sad", "underlying anxiety"), −1.5 when it is said of one channel
+    ("the face looks happy", "the tone suggests sadness": evidence, not the verdict), +0.5 in the last clause;
+    ties go to the later mention (conclusions come last).
     """
     if not text or not str(text).strip():
         return None
@@ -208,6 +233,7 @@ def extract_emotion(text: str) -> str | None:
         for offset, _word, group in emotion_mentions(sentence):
             before = sentence[max(0, offset - 60):offset]
             score = 2 * bool(_STRONG_FRAME.search(before)) + 2 * bool(_TRUTH_HINT.search(before[-40:]))
+            score -= 1.5 * bool(_CHANNEL_SUBJECT.search(before))
             score += bool(_CONCLUSION.match(sentence)) + bool(parts and order == len(sentences) - 1) * 0.5
             key = (score, order, offset)
             if best_key is None or key >= best_key:

@@ -203,14 +203,14 @@ def align_ids(reference_ids: Sequence[str], prediction_ids: Sequence[str], *, st
         if missing:
             examples = ", ".join(repr(key) for key in missing[:3]) + (", …" if len(missing) > 3 else "")
             notes.append(f"{len(missing)} id(s) only in the {side} ({examples})")
+    if not ids:
+        raise DatasetError("references and predictions share no sample id: check that both describe the same samples")
     if notes:
         if strict:
             raise DatasetError("; ".join(notes) + " (strict mode: give both sides the same ids, or drop --strict)")
         message = "; ".join(notes) + f"; scoring the {len(ids)} id(s) present in both"
         warnings.warn(message, EmoCue360Warning, stacklevel=3)
         notes = [message]
-    if not ids:
-        raise DatasetError("references and predictions share no sample id: check that both describe the same samples")
     return ids, notes
 
 
@@ -291,7 +291,7 @@ class EmoCue360:
                 continue
             ref_vectors = table[[vocabulary[c] for c in ref_cues]]
             pred_vectors = table[[vocabulary[c] for c in pred_cues]] if pred_cues else table[:0]
-            similarity = ref_vectors @ pred_vectors.T
+            similarity = np.minimum(ref_vectors @ pred_vectors.T, 1.0)  # float32 rounding can give 1 + 1e-7
             precision, recall, f1 = match_scores(similarity)
             ref_best = similarity.max(axis=1).tolist() if pred_cues else [0.0] * len(ref_cues)
             pred_best = similarity.max(axis=0).tolist() if pred_cues else []
