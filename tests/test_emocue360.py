@@ -500,6 +500,14 @@ def test_evaluate_records_uses_gold_cues_extracts_the_rest_and_scores_emotions(t
     assert result.predicted_emotions == {"a": "happy", "b": "angry"}
 
 
+def test_prediction_cues_pass_through_unless_reextracted(tmp_path, model):
+    rows = [{"id": "a", "explanation": "In the video, she frowns.", "cues": {"visual": ["The person smiles."]}}]
+    references = [{"id": "a", "cues": {"visual": ["The person smiles."]}}]
+    assert evaluate(references, rows, embedder=model).categories["visual"].f1 == pytest.approx(1.0)
+    again = evaluate(references, rows, embedder=model, reextract_predictions=True)
+    assert again.predicted_cues["a"]["visual"] == ["The person frowns."]
+
+
 def test_evaluate_reads_parquet_and_dataset_folders(tmp_path, model):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", metavar="DIR", help="write emocue360.json, report.md, emocue360.png, samples.jsonl")
     parser.add_argument("--extractor", default="rule", metavar="SPEC",
                         help="cue extractor for explanations: rule (default), hf:DIR or openai:BASE_URL")
+    parser.add_argument("--reextract-predictions", action="store_true",
+                        help="extract prediction cues with --extractor even when the records carry cues "
+                             "(xemogpt predict stores rule-parsed cues)")
     parser.add_argument("--extractor-model", default="deepseek-chat", help="model name for openai: (default %(default)s)")
     parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel requests for openai: (default %(default)s)")
@@ -80,6 +83,7 @@ def run(args) -> int:
         warnings.simplefilter("ignore", EmoCue360Warning)
         result = evaluate(references, predictions, extractor=args.extractor, extractor_options=_extractor_options(args),
                           embedder=args.embedder, compat=args.compat, strict=args.strict,
+                          reextract_predictions=args.reextract_predictions,
                           batch_size=args.batch_size, miss_threshold=args.miss_threshold, device=args.device)
     if args.ref_cues and args.pred_cues:
         result.reference_cues = result.predicted_cues = None  # nothing was extracted: no cue files to write

@@ -159,12 +159,15 @@ def _cues_for(ids, given, texts, extractor) -> dict:
 
 
 def evaluate(references, predictions, *, extractor="rule", extractor_options: Mapping | None = None,
-             embedder=None, compat: str = "default", strict: bool = False, **scorer_options) -> EmoCue360Result:
+             embedder=None, compat: str = "default", strict: bool = False, reextract_predictions: bool = False,
+             **scorer_options) -> EmoCue360Result:
     """EmoCue-360 (and emotion accuracy when references carry labels) from files or in-memory records.
 
     references, predictions: paths or records (see the module docstring), or id → cue set mappings.
     extractor: a spec (``rule``, ``hf:DIR``, ``openai:URL``) or an extractor object; used for records that
     carry an explanation but no cues. Only ids present on both sides are extracted and scored.
+    reextract_predictions: extract prediction cues from their explanation even when the records carry cues
+    (``xemogpt predict`` stores rule-parsed cues; use this to score both sides with an LLM extractor).
     The result also carries ``reference_cues`` / ``predicted_cues`` (what was scored, before filtering).
     """
     ref_name = os.fspath(references) if isinstance(references, (str, os.PathLike)) else "references"
@@ -172,6 +175,8 @@ def evaluate(references, predictions, *, extractor="rule", extractor_options: Ma
     ref_given, ref_texts, ref_labels = collect(read_records(references), ref_name)
     pred_given, pred_texts, pred_labels = collect(read_records(predictions), pred_name)
     ids, notes = align_ids(list(ref_texts), list(pred_texts), strict=strict)
+    if reextract_predictions:
+        pred_given = {k: None if pred_texts[k].strip() else cues for k, cues in pred_given.items()}
 
     if isinstance(extractor, str):
         need = any(ref_given[k] is None or pred_given[k] is None for k in ids)
