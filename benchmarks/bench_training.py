@@ -1,0 +1,118 @@
+"""Training speed on this machine. Each `bench_*` function returns {"settings", "results", "ratios"}; `main()` runs
+them and prints one JSON line per benchmark, then the summary object (the LAST line) with `machine`, `settings`,
+`results` and `ratios`, keyed by benchmark name.
+
+* `bench_sft_cached_vs_raw`: one SFT optimizer step of the synth-tiny model (examples/recipes/synth-tiny) on
+  EmoCue-Synth clips, with media decoded + encoded every step (raw) vs read from the frozen-encoder feature cache
+  (cached); same model, batch and sequence lengths. Also the one-off cost of building the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+SFT_CLIPS = 24
+SFT_BATCH = 8
+SFT_STEPS = 6  # timed steps, after one warm-up step
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "device": "cpu",
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
+def _step_seconds(trainer) -> list[float]:
+    """Train `trainer` and return the wall time between consecutive optimizer steps (data loading included)."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.ends = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+
+    timer = StepTimer()
+    trainer.add_callback(timer)
+    trainer.train()
+    return [b - a for a, b in zip(timer.ends, timer.ends[1:])]
+
+
+def bench_sft_cached_vs_raw() -> dict:
+    """SFT step time with cached frozen-encoder features vs raw media (decode + encoders every step)."""
+    from trl import SFTConfig
+
+    from processing.emocue import load_emocue
+    from processing.synth.corpus import generate_corpus
+    from processing.training.feature_cache import cache_media_features, open_feature_cache
+    from processing.training.sft import build_model_from_config, build_sft_trainer, corpus_texts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "synth"
+        generate_corpus(data_dir, SFT_CLIPS, split_fractions={"train": 1.0}, num_workers=2)
+        train = load_emocue(data_dir, split="train")
+        model, processor = build_model_from_config(ROOT / "examples/recipes/synth-tiny/model_config.json",
+                                                   corpus_texts(train))
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
+
+        start = time.perf_counter()
+        for kind in ("video", "audio"):
+            cache_media_features(train, data_dir, model, processor, kind, "train", progress=False)
+        cache_seconds = time.perf_counter() - start
+        cache = open_feature_cache(data_dir, model, processor)
+
+        def step_times(feature_cache) -> list[float]:
+            model.load_state_dict(initial)
+            args = SFTConfig(output_dir=str(Path(tmp) / "out"), max_steps=SFT_STEPS + 1,
+                             per_device_train_batch_size=SFT_BATCH, learning_rate=1e-3, use_cpu=True, bf16=False,
+                             gradient_checkpointing=False, report_to="none", save_strategy="no",
+                             logging_strategy="no", max_length=512, seed=0, disable_tqdm=True)
+            return _step_seconds(build_sft_trainer(model, processor, args, train, feature_cache=feature_cache))
+
+        raw, cached = step_times(None), step_times(cache)
+    raw_s, cached_s = sum(raw) / len(raw), sum(cached) / len(cached)
+    return {
+        "settings": {"model": "examples/recipes/synth-tiny/model_config.json", "clips": SFT_CLIPS,
+                     "batch_size": SFT_BATCH, "timed_steps": len(raw), "num_frames": model.config.num_frames,
+                     "max_audio_seconds": model.config.max_audio_seconds,
+                     "parameters": model.parameter_breakdown()["total"]},
+        "results": {"raw_step_s": round(raw_s, 3), "cached_step_s": round(cached_s, 3),
+                    "cache_build_s": round(cache_seconds, 2),
+                    "cache_build_per_clip_s": round(cache_seconds / SFT_CLIPS, 3)},
+        "ratios": {"sft_step_speedup_cached_vs_raw": round(raw_s / cached_s, 2),
+                   # steps after which building the cache has paid for itself
+                   "sft_cache_break_even_steps": round(cache_seconds / max(raw_s - cached_s, 1e-9), 1)},
+    }
+
+
+BENCHMARKS = [bench_sft_cached_vs_raw]
+
+
+def main() -> None:
+    summary = {"benchmark": "training", "machine": machine(), "settings": {}, "results": {}, "ratios": {}}
+    for bench in BENCHMARKS:
+        name = bench.__name__.removeprefix("bench_")
+        out = bench()
+        print(json.dumps({"benchmark": name, **out}), flush=True)
+        summary["settings"][name] = out["settings"]
+        summary["results"][name] = out["results"]
+        summary["ratios"].update(out["ratios"])
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
