@@ -80,7 +80,7 @@ _EMOTIONAL_WORDS = re.compile(
     r"\b(?:feel\w*|emotion\w*|mood|affect\w*|infer\w*|likely|probably|seems?|appears? to be|state of mind)\b", _FLAGS)
 
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<![\w])'[^'\n]{2,}?'(?![\w])")
-_SENTENCE_END = re.compile(r"(?<=[.!?\x01])\s+(?=[A-Z0-9\"“'(\x00])")
+_SENTENCE_END = re.compile(r"(?<=[.!?\x01])\s+(?=[A-Z0-9\"“'(\x00])|(?<=[。！？])\s*")
 
 
 def _protect_quotes(text: str) -> tuple[str, list[str]]:
@@ -107,10 +107,11 @@ def _tidy(clause: str) -> str | None:
     clause = clause.strip(" ,;:-–—")
     for _ in range(3):
         clause = _LEAD_IN.sub("", _CONJUNCTION_HEAD.sub("", clause)).strip(" ,;:-–—")
-    clause = clause.rstrip(".!?,;: ").strip()
+    clause = clause.rstrip(".!?,;: 。！？，；：").strip()
     if not re.search(r"[^\W\d_]{2}|\x00", clause):
         return None
-    return clause[0].upper() + clause[1:] + ("" if clause.endswith("\x01") else ".")
+    unfinished = not clause.endswith("\x01") and ord(clause[-1]) < 0x2E80  # no "." after a quote or CJK text
+    return clause[0].upper() + clause[1:] + ("." if unfinished else "")
 
 
 def _modality_of(clause: str, section: str) -> str:
