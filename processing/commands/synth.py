@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="corpus seed: same seed, same bytes (default 0)")
     parser.add_argument("--splits", type=_fractions, default=None, metavar="NAME=FRAC,...",
                         help="splits and their shares (default train=0.7,validation=0.1,test=0.1,compositional=0.1)")
+    parser.add_argument("--split", choices=["train", "validation", "test", "compositional"], default=None,
+                        help="write only this split (the same as --splits NAME=1)")
     parser.add_argument("--size", type=int, default=FRAME_SIZE, help=f"frame size in pixels (default {FRAME_SIZE})")
     parser.add_argument("--fps", type=int, default=FPS, help=f"frames per second (default {FPS})")
     parser.add_argument("--num-workers", type=int, default=2, help="worker processes (default 2)")
@@ -49,7 +51,10 @@ def run(args) -> int:
         if sys.stderr.isatty():
             print(f"\r{split}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    report = generate_corpus(args.out_dir, args.num_samples, seed=args.seed, split_fractions=args.splits,
+    if args.split and args.splits:
+        raise XEmoGPTError("give either --split or --splits, not both")
+    fractions = {args.split: 1.0} if args.split else args.splits
+    report = generate_corpus(args.out_dir, args.num_samples, seed=args.seed, split_fractions=fractions,
                              size=args.size, fps=args.fps, num_workers=args.num_workers,
                              overwrite=args.overwrite, progress=progress)
     total = sum(report.counts.values())
