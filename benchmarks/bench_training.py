@@ -5,6 +5,9 @@ them and prints one JSON line per benchmark, then the summary object (the LAST l
 * `bench_sft_cached_vs_raw`: one SFT optimizer step of the synth-tiny model (examples/recipes/synth-tiny) on
   EmoCue-Synth clips, with media decoded + encoded every step (raw) vs read from the frozen-encoder feature cache
   (cached); same model, batch and sequence lengths. Also the one-off cost of building the cache.
+* `bench_alignment_cached_vs_raw`: one stage-1 (VECB) and one stage-2 (AECB) alignment step of the synth-tiny
+  alignment recipe's model, with frames / audio decoded and the frozen encoder run every step (raw) vs cached encoder
+  outputs; same model, batch and initial weights. Also the one-off cost of caching.
 """
 
 from __future__ import annotations
@@ -99,7 +102,76 @@ def bench_sft_cached_vs_raw() -> dict:
     }
 
 
-BENCHMARKS = [bench_sft_cached_vs_raw]
+ALIGN_CLIPS = 32
+ALIGN_BATCH = 16
+ALIGN_STEPS = 6  # timed steps, after one warm-up step
+ALIGN_THREADS = 1  # tiny models on a shared 2-core machine run fastest single-threaded
+
+
+def bench_alignment_cached_vs_raw() -> dict:
+    """Alignment (stages 1-2) step time with cached frozen-encoder outputs vs decoding + encoding every step."""
+    from transformers import TrainingArguments
+
+    from processing.emocue import load_emocue
+    from processing.synth.corpus import generate_corpus
+    from processing.training.align import (
+        AlignmentArguments,
+        AlignmentCollator,
+        build_alignment_model,
+        make_trainer,
+        prepare_split,
+    )
+    from processing.training.feature_cache import cache_media_features, load_text_encoder
+    from processing.training.sft import corpus_texts, save_fresh_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(ALIGN_THREADS)
+    settings, results, ratios = {}, {}, {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data_dir = Path(tmp) / "synth"
+            generate_corpus(data_dir, ALIGN_CLIPS, split_fractions={"train": 1.0}, num_workers=2)
+            records = load_emocue(data_dir, split="train")
+            base = ROOT / "examples/models/xemogpt-synth-tiny"  # the tiny alignment recipes' encoders
+            if not (base / "config.json").is_file():
+                base = Path(tmp) / "base"
+                save_fresh_model(base, ROOT / "examples/recipes/synth-tiny/model_config.json", corpus_texts(records))
+            text_encoder = load_text_encoder(None)
+            for stage in ("video", "audio"):
+                args = AlignmentArguments(model_name_or_path=str(base), dataset_name=str(data_dir), shared_embed_dim=128)
+                step = {}
+                for mode in ("raw", "cached"):
+                    torch.manual_seed(0)
+                    model, processor, encoders = build_alignment_model(args, stage, base, text_encoder.dim,
+                                                                       with_encoders=mode == "raw")
+                    if mode == "cached":
+                        start = time.perf_counter()
+                        cache_media_features(records, data_dir, encoders, processor, stage, "train", progress=False)
+                        results[f"{stage}_cache_build_per_clip_s"] = round((time.perf_counter() - start) / len(records), 4)
+                    data = prepare_split(args, stage, "train", records, encoders, processor, text_encoder, mode == "cached")
+                    if mode == "cached":
+                        data = data.with_format("numpy")
+                    training = TrainingArguments(
+                        output_dir=str(Path(tmp) / "out"), max_steps=ALIGN_STEPS + 1,
+                        per_device_train_batch_size=ALIGN_BATCH, learning_rate=1e-3, use_cpu=True, report_to="none",
+                        save_strategy="no", logging_strategy="no", disable_tqdm=True, remove_unused_columns=False,
+                        seed=0, dataloader_num_workers=0)
+                    times = _step_seconds(make_trainer(model, training, data, AlignmentCollator(stage, processor)))
+                    step[mode] = sum(times) / len(times)
+                    results[f"{stage}_{mode}_step_s"] = round(step[mode], 4)
+                ratios[f"align_{stage}_step_speedup_cached_vs_raw"] = round(step["raw"] / step["cached"], 2)
+            config = model.config
+            settings = {"model": str(base.relative_to(ROOT)) if base.is_relative_to(ROOT) else "model_config.json",
+                        "clips": ALIGN_CLIPS, "batch_size": ALIGN_BATCH, "timed_steps": ALIGN_STEPS,
+                        "torch_threads": ALIGN_THREADS, "num_frames": config.num_frames,
+                        "max_audio_seconds": config.max_audio_seconds, "frame_size": 112,
+                        "audio_encoder": config.audio_config.model_type, "dataloader_num_workers": 0}
+    finally:
+        torch.set_num_threads(threads)
+    return {"settings": settings, "results": results, "ratios": ratios}
+
+
+BENCHMARKS = [bench_sft_cached_vs_raw, bench_alignment_cached_vs_raw]
 
 
 def main() -> None:

@@ -1,0 +1,547 @@
+"""Stages 1-2, bridge alignment: `xemogpt train align-video|align-audio --config RECIPE [--key value ...]`.
+
+    xemogpt train align-video --config examples/recipes/synth-tiny/align_video.yaml --max_steps 100
+    accelerate launch -m processing.cli train align-audio --config examples/recipes/xemogpt-4b/align_audio.yaml
+
+One run: parse the recipe (flat YAML; any key can be overridden as `--key value`), load the frozen encoder of an
+XEmoGPT folder (built fresh from `--model_config` when the folder does not exist yet, as the SFT stage does), cache
+its outputs and the caption embeddings next to the dataset (once; resumable), train `XEmoGPTForCueAlignment` with
+`transformers.Trainer` (checkpoints, `--resume_from_checkpoint true`), evaluate held-out retrieval (and frame-order
+accuracy for video), and save into `output_dir`: the base model with the aligned bridge copied in (a complete XEmoGPT
+folder, the next stage's `model_name_or_path`), `bridges.safetensors` (the bridge alone, for
+`load_aligned_bridges`), `alignment/` (bridge + heads) and `alignment_results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import XEmoGPTError
+
+STAGES = ("video", "audio")
+CAPTION_COLUMN = {"video": "video_caption", "audio": "audio_caption"}
+RESULTS_FILE = "alignment_results.json"
+
+
+@dataclass
+class AlignmentArguments:
+    """The alignment recipe's own keys (every `transformers.TrainingArguments` key is accepted too)."""
+
+    # model
+    model_name_or_path: str | None = field(default=None, metadata={
+        "help": "XEmoGPT folder whose frozen encoders (and config, processor) are used; with --model_config and no "
+                "folder there yet, a fresh model is built and saved there first (the SFT stage then starts from it)"})
+    model_config: str | None = field(default=None, metadata={
+        "help": "JSON file of XEmoGPTConfig arguments for that fresh model (random encoders)"})
+    tokenizer_vocab_size: int = field(default=1024, metadata={"help": "vocabulary of the fresh model's BPE tokenizer"})
+    text_encoder_name_or_path: str | None = field(default=None, metadata={
+        "help": "frozen caption encoder: a CLIP checkpoint (its text tower, the paper's stage 1) or any "
+                "sentence-transformers model (LaBSE in the paper's stage 2); default: all-MiniLM-L6-v2, offline"})
+    # alignment
+    shared_embed_dim: int = field(default=768, metadata={"help": "contrastive width (768 published)"})
+    temperature: float = field(default=0.07, metadata={"help": "initial contrastive temperature"})
+    learnable_temperature: bool = field(default=True, metadata={"help": "learn the temperature"})
+    contrastive_weight: float = field(default=1.0, metadata={"help": "weight of the media-caption InfoNCE loss"})
+    temporal_weight: float = field(default=1.0, metadata={"help": "video: weight of frame-order discrimination"})
+    reconstruction_weight: float = field(default=1.0, metadata={"help": "video: weight of masked frame modelling"})
+    mask_ratio: float = field(default=0.5, metadata={"help": "video: share of frame vectors zeroed"})
+    position_embedding_lr_scale: float = field(default=1.0, metadata={
+        "help": "video: learning-rate multiplier for the VECB position table (no weight decay). The table starts "
+                "at std 0.02, tiny next to frame vectors of norm ~10, and the order task waits for it to grow"})
+    shuffle_after_positions: bool = field(default=False, metadata={
+        "help": "video: reproduce the published bug (shuffle after the position table; the order task is then "
+                "unlearnable). For ablations only"})
+    # data
+    dataset_name: str | None = field(default=None, metadata={"help": "EmoCue dataset folder (e.g. `xemogpt synth`)"})
+    dataset_train_split: str = field(default="train", metadata={"help": "training split"})
+    dataset_eval_split: str | None = field(default="test", metadata={"help": "held-out split for the final retrieval "
+                                                                             "and order evaluation ('' = none)"})
+    media_root: str | None = field(default=None, metadata={"help": "folder that relative media paths resolve against"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training rows"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N held-out rows"})
+    # feature cache
+    use_feature_cache: bool = field(default=True, metadata={
+        "help": "train on cached frozen-encoder outputs (built next to the dataset on first use); off: decode and "
+                "encode every clip at every step"})
+    feature_cache: str | None = field(default=None, metadata={
+        "help": "folder holding the caches (default <dataset>/features); a cache there built with other encoders "
+                "is refused"})
+    cache_batch_size: int = field(default=16, metadata={"help": "clips per encoder batch while caching"})
+    cache_shard_size: int = field(default=256, metadata={"help": "clips per resumable cache shard"})
+    cache_num_proc: int | None = field(default=None, metadata={"help": "processes for caching (datasets.map num_proc)"})
+    media_backend: str = field(default="auto", metadata={"help": "frame sampling method (processing.media)"})
+    eval_batch_size: int = field(default=256, metadata={"help": "clips per batch in the final evaluation"})
+    save_full_model: bool = field(default=True, metadata={
+        "help": "also save the base model with the aligned bridge copied in (a complete XEmoGPT folder: the next "
+                "stage's model_name_or_path); off: only bridges.safetensors and the alignment model"})
+    num_threads: int | None = field(default=None, metadata={
+        "help": "torch CPU threads (1 is fastest for tiny models on a busy machine); default: torch's"})
+
+
+# ---- recipe parsing ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]):
+    """(AlignmentArguments, TrainingArguments) from `--config RECIPE` and command-line overrides."""
+    from transformers import TrainingArguments
+    from trl import TrlParser
+
+    argv = list(argv)
+    if "--config" in argv:
+        recipe = argv[argv.index("--config") + 1] if argv.index("--config") + 1 < len(argv) else None
+        if recipe is None or not Path(recipe).is_file():
+            raise XEmoGPTError(f"--config {recipe}: no such recipe file")
+    parser = TrlParser((AlignmentArguments, TrainingArguments))
+    try:
+        align_args, training_args = parser.parse_args_and_config(argv)
+    except ValueError as exc:  # unknown recipe keys, bad values
+        raise XEmoGPTError(str(exc).splitlines()[0]) from None
+    training_args.remove_unused_columns = False  # the collator needs `id` and the caption text
+    return align_args, training_args
+
+
+# ---- encoders, processor and the alignment model ----------------------------------------------------------------
+
+
+def _safetensors_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return [folder / n for n in names]
+    return sorted(folder.glob("*.safetensors"))
+
+
+def load_tower_weights(module, folder, prefix: str) -> int:
+    """Copy the tensors under `prefix` (e.g. "model.vision_tower.") of a saved XEmoGPT folder into `module`,
+    reading only those tensors (the language model is never loaded). Returns the number of tensors copied."""
+    from safetensors import safe_open
+
+    own = module.state_dict()
+    copied = 0
+    for path in _safetensors_files(Path(folder)):
+        if path.name == "bridges.safetensors":
+            continue
+        with safe_open(str(path), framework="pt") as handle:
+            for key in handle.keys():
+                if key.startswith(prefix) and key[len(prefix):] in own:
+                    own[key[len(prefix):]].copy_(handle.get_tensor(key))
+                    copied += 1
+    if copied != len(own):
+        raise XEmoGPTError(f"{folder}: found {copied} of the {len(own)} {prefix.rstrip('.')} weights; is it a saved "
+                           "XEmoGPT model folder?")
+    return copied
+
+
+def prepare_base_model(args: AlignmentArguments, train_records=None) -> Path:
+    """The XEmoGPT folder the encoders come from (built fresh from `model_config` when it does not exist yet)."""
+    if not args.model_name_or_path:
+        raise XEmoGPTError("model_name_or_path is required: an XEmoGPT folder (or a new path with --model_config)")
+    path = Path(args.model_name_or_path)
+    if not path.exists():
+        if not args.model_config:
+            raise XEmoGPTError(f"{path}: no such model folder (give --model_config to build a fresh model there)")
+        from .sft import corpus_texts, save_fresh_model
+
+        texts = corpus_texts(train_records) if train_records is not None else []
+        save_fresh_model(path, args.model_config, texts, args.tokenizer_vocab_size)
+    if not (path / "config.json").is_file():
+        raise XEmoGPTError(f"{path} is not an XEmoGPT model folder (no config.json)")
+    return path
+
+
+def build_alignment_model(args: AlignmentArguments, stage: str, base: Path, text_embed_dim: int,
+                          with_encoders: bool):
+    """(XEmoGPTForCueAlignment, processor, encoders) for `stage`: the bridge + heads (random), and the frozen encoder
+    loaded from `base`. `encoders` (what the feature cache runs) is the model itself with `with_encoders`, else a
+    separate holder, so that the trained model (and its checkpoints) carries only what trains."""
+    from modeling_xemogpt import XEmoGPTConfig, XEmoGPTProcessor
+    from modeling_xemogpt.alignment_xemogpt import (
+        XEmoGPTAlignmentConfig,
+        XEmoGPTCueAlignmentModel,
+        XEmoGPTForCueAlignment,
+    )
+
+    config = XEmoGPTConfig.from_pretrained(base)
+    alignment = dict(
+        alignment_stage=stage, text_embed_dim=text_embed_dim, shared_embed_dim=args.shared_embed_dim,
+        temperature=args.temperature, learnable_temperature=args.learnable_temperature,
+        contrastive_weight=args.contrastive_weight, temporal_weight=args.temporal_weight,
+        reconstruction_weight=args.reconstruction_weight, mask_ratio=args.mask_ratio,
+        shuffle_after_positions=args.shuffle_after_positions,
+    )
+    try:
+        holder_config = XEmoGPTAlignmentConfig.from_xemogpt_config(config, **alignment, with_encoders=True)
+        model = XEmoGPTForCueAlignment(
+            XEmoGPTAlignmentConfig.from_xemogpt_config(config, **alignment, with_encoders=with_encoders)
+        )
+    except ValueError as exc:
+        raise XEmoGPTError(f"alignment settings: {exc}") from None
+    tower = "vision_tower" if stage == "video" else "audio_tower"
+    if with_encoders:
+        encoders = model
+        load_tower_weights(getattr(model.model, tower), base, f"model.{tower}.")
+    else:
+        encoders = XEmoGPTCueAlignmentModel(holder_config)
+        load_tower_weights(getattr(encoders, tower), base, f"model.{tower}.")
+        encoders.requires_grad_(False).eval()
+    return model, XEmoGPTProcessor.from_pretrained(base), encoders
+
+
+# ---- data -------------------------------------------------------------------------------------------------------
+
+
+def load_split(args: AlignmentArguments, split: str, limit: int | None):
+    from ..emocue import load_emocue
+
+    records = load_emocue(args.dataset_name, split, media_root=args.media_root)
+    if limit is not None:
+        records = records.select(range(min(limit, len(records))))
+    return records
+
+
+def attach_features(records, columns_from: Sequence) -> "datasets.Dataset":  # noqa: F821
+    """`records` with the columns of the cached splits in `columns_from` appended (same row order; `id` checked)."""
+    import datasets
+
+    parts = [records]
+    for cached in columns_from:
+        if cached["id"] != records["id"]:
+            raise XEmoGPTError("a feature cache lists other rows than the dataset split; delete it to rebuild it")
+        parts.append(cached.remove_columns("id"))
+    return datasets.concatenate_datasets(parts, axis=1)
+
+
+def prepare_split(args, stage: str, split: str, records, encoders, processor, text_encoder, use_cache: bool):
+    """The split with its caption embeddings (and cached media features with `use_cache`), rows without the stage's
+    media dropped."""
+    from .feature_cache import (
+        cache_caption_embeddings,
+        cache_media_features,
+        caption_cache_key,
+        default_cache_dir,
+        load_cached_split,
+        media_cache_key,
+    )
+
+    root = Path(args.feature_cache) if args.feature_cache else Path(args.dataset_name) / "features"
+    dataset_dir = root.parent
+    column = CAPTION_COLUMN[stage]
+    key = caption_cache_key(text_encoder, column)
+    cache_dir = root / default_cache_dir(dataset_dir, key).name
+    if not (cache_dir / "cache.json").is_file() or not _split_complete(cache_dir, split):
+        cache_caption_embeddings(records, dataset_dir, text_encoder, column, split, cache_dir=cache_dir)
+    cached = [load_cached_split(cache_dir, split, key=key, records=records)]
+    if use_cache:
+        key = media_cache_key(encoders, processor, stage)
+        cache_dir = _media_cache_dir(root, key, args.feature_cache is not None)
+        if not _split_complete(cache_dir, split):
+            cache_media_features(records, dataset_dir, encoders, processor, stage, split, cache_dir=cache_dir,
+                                 batch_size=args.cache_batch_size, shard_size=args.cache_shard_size,
+                                 num_proc=args.cache_num_proc, backend=args.media_backend)
+        cached.append(load_cached_split(cache_dir, split, key=key, records=records))
+    data = attach_features(records, cached)
+    if stage == "audio" and use_cache:  # rows without any audio have nothing to align
+        keep = [i for i, n in enumerate(data["audio_length"]) if n > 0]
+        if len(keep) < len(data):
+            data = data.select(keep)
+    return data
+
+
+def _split_complete(cache_dir: Path, split: str) -> bool:
+    path = cache_dir / "cache.json"
+    if not path.is_file():
+        return False
+    entry = json.loads(path.read_text())["splits"].get(split) or {}
+    return bool(entry.get("complete"))
+
+
+def _media_cache_dir(root: Path, key: Mapping, explicit: bool) -> Path:
+    """The cache folder for `key` under `root`. With an explicit `--feature_cache`, a folder that holds only caches of
+    other encoders for this kind is refused rather than silently filled with a second cache."""
+    from .feature_cache import FeatureCacheError, _describe_difference, _read_manifest, find_caches, fingerprint
+
+    target = root / f"{key['kind']}-{fingerprint(key)}"
+    if (root / "cache.json").is_file():  # pointed at one cache folder
+        manifest = _read_manifest(root)
+        if manifest["key"] != dict(key):
+            raise FeatureCacheError(f"the feature cache {root} no longer matches the model: "
+                                    f"{_describe_difference(manifest['key'], key)}. Rebuild it (delete the folder) or "
+                                    "drop --feature_cache to cache into the dataset folder")
+        return root
+    if explicit and not target.exists():
+        others = find_caches(root, key["kind"])
+        if others:
+            raise FeatureCacheError(f"the {key['kind']} feature cache at {others[0]} no longer matches the model: "
+                                    f"{_describe_difference(_read_manifest(others[0])['key'], key)}. Delete it to "
+                                    "rebuild, or drop --feature_cache")
+    return target
+
+
+class AlignmentCollator:
+    """Rows -> the alignment model's inputs: caption embeddings, and either cached
+    encoder outputs (`video_features`; `audio_features` padded + `audio_features_mask`) or, for rows without them,
+    media decoded with `processing.media` and preprocessed by the processor (`pixel_values_videos`; `input_values` /
+    `input_features` + `audio_attention_mask`)."""
+
+    def __init__(self, stage: str, processor=None, backend: str = "auto"):
+        self.stage = stage
+        self.processor = processor
+        self.backend = backend
+        self.caption_column = CAPTION_COLUMN[stage]
+
+    def __call__(self, rows: Sequence[Mapping]) -> dict:
+        from .feature_cache import decode_media
+
+        batch = {
+            "caption_embeds": torch.as_tensor(np.stack([row[f"{self.caption_column}_embeds"] for row in rows]),
+                                              dtype=torch.float32),
+        }
+        if self.stage == "video":
+            if rows[0].get("video_features") is not None:
+                batch["video_features"] = torch.as_tensor(np.stack([row["video_features"] for row in rows]),
+                                                          dtype=torch.float32)
+            else:
+                frames = [decode_media(row, "video", self.processor, self.backend) for row in rows]
+                batch["pixel_values_videos"] = self.processor._video_pixels(frames)
+            return batch
+        if rows[0].get("audio_features") is not None:
+            feats = [torch.as_tensor(np.asarray(row["audio_features"]), dtype=torch.float32) for row in rows]
+            longest = max(len(f) for f in feats)
+            batch["audio_features"] = torch.stack([torch.nn.functional.pad(f, (0, 0, 0, longest - len(f))) for f in feats])
+            batch["audio_features_mask"] = torch.arange(longest)[None, :] < torch.tensor([len(f) for f in feats])[:, None]
+            return batch
+        waves = [decode_media(row, "audio", self.processor, self.backend) for row in rows]
+        if any(w is None for w in waves):
+            missing = rows[[w is None for w in waves].index(True)]
+            raise XEmoGPTError(f"row {missing.get('id')}: no audio (no audio file and no audio track in the video)")
+        inputs, _ = self.processor._audio_inputs(waves)
+        batch.update({k: torch.as_tensor(v) for k, v in inputs.items()})
+        return batch
+
+
+# ---- evaluation -------------------------------------------------------------------------------------------------
+
+
+def _order_resolvable(records) -> list[bool] | None:
+    """EmoCue-Synth only (rows with `factors`): clips whose frames change over time (a nod, shake or turn, or an
+    expression that appears/fades). In a static clip the shuffled frames are as likely as the original order."""
+    if "factors" not in records.column_names:
+        return None
+    out = []
+    for text in records["factors"]:
+        try:
+            factors = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            return None
+        out.append(factors.get("dynamics", "steady") != "steady" or factors.get("head", "still") != "still")
+    return out
+
+
+def evaluate_alignment(model, data, collator, *, batch_size: int = 256, seed: int = 0) -> dict:
+    """Held-out metrics: media->caption and caption->media retrieval R@1 / R@5 over the whole split (a retrieved
+    caption counts when its text equals the clip's own; `chance_r1` is the expected R@1 of a random ranking), and for
+    video the frame-order accuracy (each clip once in order, once shuffled; also split into clips whose frames change
+    and static ones when the rows say which)."""
+    model.eval()
+    media, text, order_logits, order_labels = [], [], [], []
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        for start in range(0, len(data), batch_size):
+            rows = [data[i] for i in range(start, min(start + batch_size, len(data)))]
+            batch = collator(rows)
+            captions = batch.pop("caption_embeds")
+            text.append(model.embed_text(captions))
+            media.append(model.embed_media(**batch))
+            if model.stage == "video":
+                frames = model._frames(batch.get("video_features"), batch.get("pixel_values_videos"))
+                from modeling_xemogpt.alignment_xemogpt import random_permutations
+
+                perms = random_permutations(frames.shape[0], frames.shape[1], frames.device)
+                order_logits.append(torch.stack([model.order_logits(frames), model.order_logits(frames, perms)], 1))
+    media, text = torch.cat(media), torch.cat(text)
+    captions = list(data[CAPTION_COLUMN[model.stage]])
+    same = torch.tensor([[a == b for b in captions] for a in captions])
+    sims = media @ text.T
+    results = {"num_clips": len(captions), "num_distinct_captions": len(set(captions))}
+    for name, matrix, hits in (("media_to_caption", sims, same), ("caption_to_media", sims.T, same.T)):
+        ranked = matrix.argsort(dim=1, descending=True)
+        for k in (1, 5):
+            found = hits.gather(1, ranked[:, :k]).any(1).float().mean().item()
+            results[f"{name}_r{k}"] = round(found, 4)
+    results["chance_r1"] = round(same.float().mean(1).mean().item(), 4)
+    if order_logits:
+        logits = torch.cat(order_logits)  # (n, 2 [in order, shuffled], 2)
+        correct = torch.stack([logits[:, 0].argmax(-1) == 0, logits[:, 1].argmax(-1) == 1], 1).float()
+        results["order_accuracy"] = round(correct.mean().item(), 4)
+        moving = _order_resolvable(data)
+        if moving is not None:
+            mask = torch.tensor(moving)
+            for name, rows in (("order_accuracy_changing_clips", mask), ("order_accuracy_static_clips", ~mask)):
+                if rows.any():
+                    results[name] = round(correct[rows].mean().item(), 4)
+            results["share_static_clips"] = round(1 - mask.float().mean().item(), 4)
+    return results
+
+
+# ---- training ---------------------------------------------------------------------------------------------------
+
+
+def make_trainer(model, training_args, train_data, collator, position_embedding_lr_scale: float = 1.0):
+    """`transformers.Trainer` that logs each task's loss and can give the VECB position table its own learning rate."""
+    from transformers import Trainer
+
+    class AlignmentTrainer(Trainer):
+        _parts: dict = {}
+
+        def create_optimizer(self, model=None):
+            optimizer = super().create_optimizer(model)
+            table = getattr(getattr(self.model.model, "video_bridge", None), "position_embedding", None)
+            if table is not None and table.requires_grad and position_embedding_lr_scale != 1.0:
+                for group in optimizer.param_groups:
+                    group["params"] = [p for p in group["params"] if p is not table]
+                optimizer.add_param_group({"params": [table], "weight_decay": 0.0,
+                                           "lr": self.args.learning_rate * position_embedding_lr_scale})
+            return optimizer
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**inputs)
+            for name in ("contrastive_loss", "temporal_loss", "reconstruction_loss"):
+                value = getattr(outputs, name)
+                if value is not None:
+                    total, count = self._parts.get(name, (0.0, 0))
+                    self._parts[name] = (total + value.detach().item(), count + 1)
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+        def log(self, logs, *args, **kwargs):
+            if "loss" in logs:
+                for name, (total, count) in self._parts.items():
+                    logs[name.replace("_loss", "")] = round(total / max(count, 1), 4)
+                self._parts = {}
+            super().log(logs, *args, **kwargs)
+
+    return AlignmentTrainer(model=model, args=training_args, train_dataset=train_data, data_collator=collator)
+
+
+def resume_checkpoint(training_args) -> str | None:
+    """`--resume_from_checkpoint true|last` -> the output folder's last checkpoint; a path as given; else None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    value = training_args.resume_from_checkpoint
+    if value in (None, "", "false", "False"):
+        return None
+    if str(value).lower() in ("true", "last"):
+        last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+        if last is None:
+            raise XEmoGPTError(f"--resume_from_checkpoint: no checkpoint in {training_args.output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise XEmoGPTError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
+    return value
+
+
+def save_outputs(model, output_dir, results: dict, settings: dict, base: Path | None = None) -> None:
+    """Write the stage's outputs into `output_dir` (each file moved into place when complete):
+
+    * with `base`: the base XEmoGPT model with the aligned bridge copied in (config, weights, processor, remote code):
+      a complete model folder, the next stage's `model_name_or_path`;
+    * `bridges.safetensors`: the aligned bridge alone, under the generation model's names (`load_aligned_bridges`);
+    * `alignment/`: the alignment model (bridge + pooling + heads), `alignment_results.json`: held-out metrics.
+    """
+    from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
+    from modeling_xemogpt.alignment_xemogpt import load_aligned_bridges
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = output_dir / ".final.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    if base is not None:
+        full = XEmoGPTForConditionalGeneration.from_pretrained(base)
+        try:
+            load_aligned_bridges(full, model)
+        except ValueError as exc:
+            raise XEmoGPTError(f"{base}: {exc}") from None
+        full.save_pretrained(staging)
+        XEmoGPTProcessor.from_pretrained(base).save_pretrained(staging)
+        for code in Path(base).glob("*.py"):  # remote code of a Hub-ready base folder
+            shutil.copy2(code, staging / code.name)
+    model.export_bridges(staging)
+    model.save_pretrained(staging / "alignment")
+    (staging / RESULTS_FILE).write_text(json.dumps({"results": results, "settings": settings}, indent=2) + "\n")
+    for item in staging.iterdir():
+        target = output_dir / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    staging.rmdir()
+
+
+def train_alignment(args: AlignmentArguments, training_args, stage: str, callbacks=()) -> dict:
+    """The whole stage (see the module docstring). Returns {"output_dir", "results", "train"}."""
+    from transformers import set_seed
+
+    from .feature_cache import load_text_encoder
+
+    if stage not in STAGES:
+        raise XEmoGPTError(f"unknown alignment stage {stage!r}: use one of {STAGES}")
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    if not args.dataset_name:
+        raise XEmoGPTError("dataset_name is required: an EmoCue folder (e.g. made by `xemogpt synth`)")
+    train_records = load_split(args, args.dataset_train_split, args.max_train_samples)
+    eval_records = load_split(args, args.dataset_eval_split, args.max_eval_samples) if args.dataset_eval_split else None
+    base = prepare_base_model(args, train_records)
+    text_encoder = load_text_encoder(args.text_encoder_name_or_path)
+    set_seed(training_args.seed)  # the fresh bridge and heads: same seed, same initial weights
+    model, processor, encoders = build_alignment_model(args, stage, base, text_encoder.dim,
+                                                       with_encoders=not args.use_feature_cache)
+    train_data = prepare_split(args, stage, args.dataset_train_split, train_records, encoders, processor, text_encoder,
+                               args.use_feature_cache)
+    eval_data = (prepare_split(args, stage, args.dataset_eval_split, eval_records, encoders, processor, text_encoder,
+                               args.use_feature_cache) if eval_records is not None else None)
+    del text_encoder
+    if args.use_feature_cache:
+        train_data = train_data.with_format("numpy")
+        eval_data = eval_data.with_format("numpy") if eval_data is not None else None
+    collator = AlignmentCollator(stage, processor, args.media_backend)
+    trainer = make_trainer(model, training_args, train_data, collator, args.position_embedding_lr_scale)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    start = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    train_seconds = time.perf_counter() - start
+    results = {}
+    if eval_data is not None and trainer.is_world_process_zero():
+        results = evaluate_alignment(model, eval_data, collator, batch_size=args.eval_batch_size)
+    if trainer.is_world_process_zero():
+        settings = {"stage": stage, "alignment": asdict(args), "global_step": trainer.state.global_step,
+                    "train_seconds": round(train_seconds, 1), "train_loss": train_output.training_loss}
+        save_outputs(model, training_args.output_dir, results, settings, base if args.save_full_model else None)
+    return {"output_dir": training_args.output_dir, "results": results, "train_seconds": train_seconds,
+            "global_step": trainer.state.global_step}
+
+
+def main(argv: list[str], stage: str) -> int:
+    """`xemogpt train align-video|align-audio` (stage "video" / "audio"). Returns the exit code."""
+    args, training_args = parse_args(argv)
+    summary = train_alignment(args, training_args, stage)
+    results = summary["results"]
+    if results:
+        shown = ", ".join(f"{k} {v}" for k, v in results.items() if k.endswith(("_r1", "accuracy", "chance_r1")))
+        print(f"held-out {args.dataset_eval_split}: {shown}")
+    print(f"aligned {stage} bridge ({summary['global_step']} steps, {summary['train_seconds']:.0f} s) saved to "
+          f"{summary['output_dir']} (bridges.safetensors loads with load_aligned_bridges)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[2:], sys.argv[1]))
