@@ -148,6 +148,42 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
         "LlamaDecoderLayer",
     ]
 
+    # bitsandbytes quantization (`from_pretrained(..., quantization_config=BitsAndBytesConfig(...))`) converts every
+    # nn.Linear outside its skip list `llm_int8_skip_modules`; left unset, transformers skips only the LM head /
+    # tied and last weights, so the frozen encoders, the bridges and the projections would be quantized too. A
+    # bitsandbytes config without a skip list therefore gets `quantization_skip_modules()` (saved with the model):
+    # the language model is quantized, everything that makes the media tokens stays in the load dtype (norms and
+    # embeddings are never Linear, so never quantized). `_keep_in_fp32_modules` is not used for this: it would also
+    # upcast these modules to fp32 in every float16 load.
+    _quantization_skip_modules = ("vision_tower", "audio_tower", "video_bridge", "audio_bridge", "video_projector",
+                                  "audio_projector", "lm_head")
+    _quantization_bridge_modules = ("video_bridge", "audio_bridge")
+
+    @classmethod
+    def quantization_skip_modules(cls, quantize_bridges: bool = False) -> list[str]:
+        """Module-name prefixes bitsandbytes must not quantize: encoders, projections, LM head and (unless
+        `quantize_bridges`) the VECB/AECB. Names are prefixed with `model.` on the generation model."""
+        prefix = "" if issubclass(cls, XEmoGPTModel) else f"{cls.base_model_prefix}."
+        bridges = cls._quantization_bridge_modules if quantize_bridges else ()
+        skipped = [name for name in cls._quantization_skip_modules if name not in bridges]
+        return [name if name == "lm_head" else prefix + name for name in skipped]
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`; a bitsandbytes `quantization_config` whose `llm_int8_skip_modules` is
+        unset gets `quantization_skip_modules()` (a copy is changed, not the caller's object)."""
+        config = kwargs.get("quantization_config")
+        if isinstance(config, dict) and config.get("llm_int8_skip_modules") is None and (
+            config.get("quant_method", "bitsandbytes") == "bitsandbytes"
+        ):
+            kwargs["quantization_config"] = {**config, "llm_int8_skip_modules": cls.quantization_skip_modules()}
+        elif getattr(config, "quant_method", None) == "bitsandbytes" and config.llm_int8_skip_modules is None:
+            import copy
+
+            kwargs["quantization_config"] = config = copy.deepcopy(config)
+            config.llm_int8_skip_modules = cls.quantization_skip_modules()
+        return super().from_pretrained(*args, **kwargs)
+
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, VideoEmotionalCueBridge):
