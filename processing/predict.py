@@ -333,6 +333,10 @@ def predict(model, dataset, out_path, *, split: str | None = None, limit: int | 
         explainer = Explainer.load(str(model), load_in_4bit=load_in_4bit, load_in_8bit=load_in_8bit, dtype=dtype,
                                    device=device)
         model, processor = explainer.model, explainer.processor
+        if load_in_4bit:
+            from .quantization import unpack_odd_4bit_layers
+
+            unpack_odd_4bit_layers(model)
         generation = {"max_new_tokens": explainer.generation_defaults.get("max_new_tokens", 256), "do_sample": False}
         generation.update(options.pop("generation", None) or {})
         options["generation"] = generation

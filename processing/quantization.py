@@ -89,7 +89,31 @@ def load_quantized(path, load_in_4bit: bool = False, load_in_8bit: bool = False,
     dtype = dtype or recommended_dtype(load_in_4bit, load_in_8bit)
     if dtype is not None:
         kwargs["dtype"] = dtype
-    return AutoModel.from_pretrained(str(path), **kwargs)
+    model = AutoModel.from_pretrained(str(path), **kwargs)
+    unpack_odd_4bit_layers(model)
+    return model
+
+
+def unpack_odd_4bit_layers(model) -> list[str]:
+    """Keep 4-bit layers whose widths bitsandbytes' packed CPU kernel cannot take on its generic path.
+
+    On CPUs with AVX512-BF16, `Linear4bit` repacks its weight at the first inference forward; that needs the input
+    width to be a multiple of the block size (64) and the output width a multiple of 32, and fails with a reshape
+    error otherwise (tiny test models, odd widths). Those layers are switched to the generic dequantize-and-matmul
+    path. Returns their names (empty for real models, whose widths are multiples of 64).
+    """
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return []
+    odd = []
+    for name, module in model.named_modules():
+        if isinstance(module, bnb.nn.Linear4bit) and getattr(module, "support_avx512bf16_for_cpu", False):
+            blocksize = getattr(getattr(module.weight, "quant_state", None), "blocksize", 64)
+            if module.in_features % blocksize or module.out_features % 32:
+                module.support_avx512bf16_for_cpu = False
+                odd.append(name)
+    return odd
 
 
 def save_quantized(path, out_dir, load_in_4bit: bool = False, load_in_8bit: bool = False, *,
@@ -168,4 +192,5 @@ __all__ = [
     "quantized_modules",
     "recommended_dtype",
     "save_quantized",
+    "unpack_odd_4bit_layers",
 ]

@@ -183,3 +183,16 @@ def test_a_dict_quantization_config_gets_the_default_skip_list_too(model_dir):
     model = AutoModel.from_pretrained(model_dir, quantization_config={"load_in_8bit": True}, dtype=torch.float16)
     quantized = quantized_modules(model)
     assert quantized and all(name.startswith("model.language_model.") for name in quantized)
+
+
+def test_4bit_runs_layers_narrower_than_a_block(tmp_path):
+    from processing.testing import tiny_model_and_processor
+
+    model, processor = tiny_model_and_processor(seed=0)  # 32-wide LLM: below bitsandbytes' 64-wide 4-bit block
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    quantized = load_quantized(tmp_path, load_in_4bit=True)
+    frames, audio = random_clip(seed=1)
+    with torch.inference_mode():
+        out = quantized.generate(**processor.prepare_clip(frames, audio, subtitle="hi"), max_new_tokens=2)
+    assert out.shape[1] > 2
