@@ -94,6 +94,10 @@ class Explainer:
             processor = AutoProcessor.from_pretrained(str(model))
         except OSError as exc:
             raise XEmoGPTError(f"cannot load model {model}: {str(exc).splitlines()[0]}") from exc
+        if load_in_4bit:
+            from .quantization import unpack_odd_4bit_layers
+
+            unpack_odd_4bit_layers(loaded)  # 4-bit layers narrower than 64 have no CPU kernel
         defaults = {}
         generation_config = getattr(loaded, "generation_config", None)
         if generation_config is not None and generation_config.max_new_tokens:
