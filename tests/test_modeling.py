@@ -247,7 +247,7 @@ def test_gradient_checkpointing_trains_with_the_same_loss():
     model.train()
     torch.manual_seed(0)
     loss = model(**inputs, labels=inputs["input_ids"]).loss
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     assert model.model.video_bridge.layers[0].gradient_checkpointing
     torch.manual_seed(0)
     loss_ckpt = model(**inputs, labels=inputs["input_ids"]).loss
