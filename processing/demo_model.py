@@ -1,42 +1,36 @@
-"""Training the bundled demo model `xemogpt-synth-tiny` on EmoCue-Synth, end to end on a CPU.
+"""Helpers for training the bundled demo model `xemogpt-synth-tiny` on EmoCue-Synth, end to end on a CPU.
 
-Stages (EMOCUE_SYNTH.md, "What we measured about learning it on this CPU"):
-  0. a byte-level BPE on the corpus' texts;
-  1. encoder pretraining: the tiny CLIP-vision encoder on single rendered frames (per-frame mouth / brows / eyes /
-     tears classes and the head pose), the tiny Whisper-style encoder on rendered voices (pitch, contour,
-     loudness, tempo, tremor, event), each with small heads that are thrown away; then both are frozen;
-  2. feature cache: training clips rendered in memory the way `load_clip` samples an MP4 (16 frames at the
-     segment centres, JPEG-compressed to look like the decoded H.264), preprocessed by the model's own
-     processor and encoded once by the frozen encoders;
-  3. stage 1 (VECB + video projector + LLM on video captions), stage 2 (AECB + audio projector + LLM on audio
-     captions), SFT (explanations from video + audio + subtitle), a short DPO against the corpus' `rejected`.
+`examples/scripts/train_demo_model.py` runs the stages; this module holds what the project's stage code does not
+cover: the tiny model's config, the tokenizer texts, per-frame / per-voice labels, encoder pretraining (there are
+no pretrained encoder weights offline, EMOCUE_SYNTH.md) and a wall-clock learning-rate schedule for the TRL stages.
+
+Encoder pretraining trains on what users feed the model: the frames and audio decoded from the SFT corpus' MP4s
+(labels from each clip's factors at the sampled timestamps), mixed half and half with fresh in-memory renders
+(codec-like augmentation: blur + JPEG at random quality, drawn at the corpus' frame size and resized like the
+processor does) so that the tiny encoders see thousands of distinct faces and voices.
 """
 
 from __future__ import annotations
 
-import copy
 import io
+import json
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .synth.audio import SAMPLING_RATE, render_audio
-from .synth.corpus import FPS, FRAME_SIZE, synth_sample
-from .synth.factors import (
-    AUDITORY_FACTORS, BROWS, EYES, MOUTHS, sample_factors, sample_rng,
-)
+from .synth.corpus import FRAME_SIZE, synth_sample
+from .synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
 from .synth.video import expression_intensity, head_pose, render_frames
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
-VIDEO_INSTRUCTION = "Describe the person's face and head movements in the video."
-AUDIO_INSTRUCTION = "Describe the voice in the audio."
 POSE_KEYS = ("dx", "dy", "fdx", "fdy", "turn")
+VISION_TASKS = ("mouth", "brows", "eyes", "tears")
 
 
 @dataclass
@@ -44,92 +38,82 @@ class DemoSettings:
     """Everything that sets the demo model's size and training budget (seconds are wall-clock caps)."""
 
     seed: int = 0
+    num_train_clips: int = 1200
+    num_validation_clips: int = 40
+    frame_size: int = FRAME_SIZE
     num_frames: int = 16
     image_size: int = 64
-    max_audio_seconds: float = 8.0
+    max_audio_seconds: float = 6.0
     audio_token_stride: int = 10
     vocab_size: int = 1024
     text_hidden: int = 128
     text_layers: int = 3
-    vision_seconds: float = 90.0
-    audio_seconds: float = 90.0
-    num_clips: int = 600
-    stage1_steps: int = 100
-    stage2_steps: int = 100
-    sft_steps: int = 500
-    dpo_steps: int = 6
-    batch_size: int = 16
-    stage_seconds: tuple[float, float, float] = (30.0, 30.0, 200.0)
-    jpeg_quality: tuple[int, int] = (35, 90)
+    vision_seconds: float = 480.0  # wall-clock caps; on a quiet 2-core machine the step caps end these stages first
+    vision_steps: int = 6000
+    audio_seconds: float = 300.0
+    audio_steps: int = 5000
+    align_video_seconds: float = 35.0
+    align_audio_seconds: float = 30.0
+    sft_seconds: float = 240.0
+    dpo_seconds: float = 30.0
+    sft_learning_rate: float = 2e-3
+    sft_batch_size: int = 16
+    dpo_learning_rate: float = 2e-5
+    dpo_batch_size: int = 8
 
 
 # ---- model -----------------------------------------------------------------------------------------------------
 
 
-def build_config(settings: DemoSettings, tokenizer):
-    from modeling_xemogpt import XEmoGPTConfig
-
+def model_config_dict(settings: DemoSettings) -> dict:
+    """XEmoGPTConfig arguments (without token ids) of the demo model."""
     vision = dict(model_type="clip_vision_model", hidden_size=64, intermediate_size=256, num_hidden_layers=2,
                   num_attention_heads=4, image_size=settings.image_size, patch_size=8, attention_dropout=0.0)
     audio = dict(model_type="whisper", d_model=64, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=256,
                  num_mel_bins=80, max_source_positions=int(settings.max_audio_seconds * 50), decoder_layers=1,
                  decoder_attention_heads=4, decoder_ffn_dim=64, vocab_size=64, dropout=0.0, attention_dropout=0.0,
                  activation_dropout=0.0, encoder_layerdrop=0.0)
+    return dict(vision_config=vision, audio_config=audio, num_frames=settings.num_frames,
+                max_audio_seconds=settings.max_audio_seconds, audio_token_stride=settings.audio_token_stride)
+
+
+def build_config(settings: DemoSettings, tokenizer, **overrides):
+    from modeling_xemogpt import XEmoGPTConfig
+
     text = dict(model_type="qwen3", vocab_size=len(tokenizer), hidden_size=settings.text_hidden,
                 intermediate_size=3 * settings.text_hidden, num_hidden_layers=settings.text_layers,
                 num_attention_heads=4, num_key_value_heads=2, head_dim=32, tie_word_embeddings=True,
                 max_position_embeddings=1024, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
                 pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
+    kwargs = {**model_config_dict(settings), **overrides}
     return XEmoGPTConfig(
-        vision_config=vision, audio_config=audio, text_config=text, num_frames=settings.num_frames,
-        max_audio_seconds=settings.max_audio_seconds, audio_token_stride=settings.audio_token_stride,
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
-        audio_token_id=tokenizer.convert_tokens_to_ids("<|audio|>"),
+        text_config=text, video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
+        audio_token_id=tokenizer.convert_tokens_to_ids("<|audio|>"), **kwargs,
     )
 
 
 def corpus_texts(num: int, seed: int = 0) -> list[str]:
     """Texts of `num` training records (explanations, captions, subtitles, rejected) plus the fixed prompts."""
-    from modeling_xemogpt.processing_xemogpt import DEFAULT_INSTRUCTION
+    from modeling_xemogpt.processing_xemogpt import CHAT_TEMPLATE, DEFAULT_INSTRUCTION
 
-    texts = [DEFAULT_INSTRUCTION, VIDEO_INSTRUCTION, AUDIO_INSTRUCTION, "Subtitle: (none)", "Video: Audio: user assistant"]
+    from .synth.record import rejected_explanation
+
+    texts = [DEFAULT_INSTRUCTION, CHAT_TEMPLATE, "Subtitle: (none)", "system user assistant Video: Audio:"]
     for i in range(num):
         _, record = synth_sample(seed, "train", i)
         texts += [record["explanation"], record["video_caption"], record["audio_caption"], record["subtitle"]]
-        if record.get("rejected"):
-            texts.append(record["rejected"])
+        rejected = rejected_explanation(record, seed)
+        if rejected:
+            texts.append(rejected)
     return texts
 
 
-# ---- rendering like the real pipeline --------------------------------------------------------------------------
+# ---- labels ----------------------------------------------------------------------------------------------------
 
 
-def sample_timestamps(duration: float, num_frames: int, fps: int = FPS) -> np.ndarray:
-    """The frames `load_clip` picks from an MP4 written at `fps`: the one playing at each segment centre."""
-    centres = (np.arange(num_frames) + 0.5) * duration / num_frames
-    last = max(1, int(round(duration * fps))) - 1
-    return np.minimum(np.floor(centres * fps + 1e-9), last) / fps
-
-
-def to_pixels(frames: np.ndarray, image_size: int, rng: np.random.Generator | None = None,
-              jpeg_quality=(35, 90)) -> np.ndarray:
-    """(F, H, W, 3) uint8 -> (F, 3, S, S) float32 as the CLIP image processor makes them (bicubic resize,
-    rescale, normalise); with `rng`, each frame is first JPEG-compressed at a random quality (codec look)."""
-    from PIL import Image
-
-    out = np.empty((len(frames), image_size, image_size, 3), dtype=np.float32)
-    for i, frame in enumerate(frames):
-        image = Image.fromarray(frame)
-        if rng is not None and rng.random() < 0.8:
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=int(rng.integers(*jpeg_quality)))
-            image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-        out[i] = np.asarray(image.resize((image_size, image_size), Image.BICUBIC), dtype=np.float32)
-    out = (out / 255.0 - CLIP_MEAN) / CLIP_STD
-    return out.transpose(0, 3, 1, 2)
-
-
-def frame_labels(f, t: float) -> dict:
+def frame_labels(f: Factors, t: float) -> dict:
+    """Per-frame targets: the expression's classes while it shows (intensity >= 0.5, else the rest class), and the
+    head pose (scaled to ~unit range)."""
     e = float(expression_intensity(f, np.array([t]))[0])
     on = e >= 0.5
     pose = head_pose(f, np.array([t]))
@@ -140,31 +124,101 @@ def frame_labels(f, t: float) -> dict:
     }
 
 
-class _FrameStream(torch.utils.data.IterableDataset):
-    """Fresh single frames (rendered at the clip size, codec-augmented, resized) with per-frame labels."""
+def voice_labels(f: Factors) -> dict:
+    return {k: vocab.index(getattr(f, k)) for k, vocab in AUDITORY_FACTORS.items()}
 
-    def __init__(self, seed, image_size, batch_size, jpeg_quality):
-        self.seed, self.image_size, self.batch_size, self.jpeg_quality = seed, image_size, batch_size, jpeg_quality
+
+def to_pixels(frames: np.ndarray, image_size: int) -> np.ndarray:
+    """(F, H, W, 3) uint8 -> (F, 3, S, S) float32 as the CLIP image processor makes square frames (bicubic resize,
+    rescale, normalise)."""
+    from PIL import Image
+
+    out = np.empty((len(frames), image_size, image_size, 3), dtype=np.float32)
+    for i, frame in enumerate(frames):
+        image = Image.fromarray(frame)
+        if image.size != (image_size, image_size):
+            image = image.resize((image_size, image_size), Image.BICUBIC)
+        out[i] = np.asarray(image, dtype=np.float32)
+    out = (out / 255.0 - CLIP_MEAN) / CLIP_STD
+    return out.transpose(0, 3, 1, 2)
+
+
+def codec_like(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A rendered frame made to look like a decoded H.264 frame: slight blur, JPEG (4:2:0) at a random quality."""
+    from PIL import Image, ImageFilter
+
+    image = Image.fromarray(frame)
+    radius = float(rng.uniform(0.0, 0.7))
+    if radius > 0.2:
+        image = image.filter(ImageFilter.GaussianBlur(radius))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(rng.integers(30, 92)))
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+# ---- decoded corpus ---------------------------------------------------------------------------------------------
+
+
+_PROCESSOR = {}  # the processor the decode workers use (inherited by fork)
+
+
+def _decode_row(args):
+    from .media import load_audio, sample_frames
+
+    path, factors_json, num_frames, max_seconds = args
+    processor = _PROCESSOR["processor"]
+    frames, times = sample_frames(path, num_frames)
+    wave = load_audio(path, SAMPLING_RATE, max_seconds)
+    mel = processor._audio_inputs([wave])[0]
+    f = Factors.from_json(factors_json)
+    return (processor._video_pixels([frames])[0].numpy(), [frame_labels(f, float(t)) for t in times],
+            (np.asarray(mel["input_features"][0]), np.asarray(mel["audio_attention_mask"][0])), voice_labels(f))
+
+
+def decode_corpus(records, dataset_dir, processor, settings: DemoSettings, workers: int = 2):
+    """Per record: pixels (F, 3, S, S) = `processor._video_pixels(sample_frames(mp4))`, per-frame labels,
+    (log-mel, mask) = `processor._audio_inputs(load_audio(mp4))` and voice labels: the clip decoded the way
+    `load_clip` does it and preprocessed as the processor does, in `workers` processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+
+    _PROCESSOR["processor"] = processor
+    args = [(str(Path(dataset_dir) / r["video"]), r["factors"], settings.num_frames, settings.max_audio_seconds)
+            for r in records]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        rows = list(pool.map(_decode_row, args, chunksize=16))
+    pixels = torch.from_numpy(np.stack([r[0] for r in rows]))
+    mel = (torch.from_numpy(np.stack([r[2][0] for r in rows])), torch.from_numpy(np.stack([r[2][1] for r in rows])))
+    return pixels, [r[1] for r in rows], mel, [r[3] for r in rows]
+
+
+# ---- encoder pretraining ----------------------------------------------------------------------------------------
+
+
+class FreshFrames(torch.utils.data.IterableDataset):
+    """Endless batches of freshly rendered single frames (codec-like, resized like the processor) + their labels."""
+
+    def __init__(self, seed: int, batch_size: int, frame_size: int, image_size: int):
+        self.seed, self.batch_size, self.frame_size, self.image_size = seed, batch_size, frame_size, image_size
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, 11])
         while True:
-            pixels, labels = [], []
+            frames, labels = [], []
             for _ in range(self.batch_size):
                 f = sample_factors(rng, "train")
-                t = float(sample_timestamps(f.duration, 16)[rng.integers(16)])
-                pixels.append(to_pixels(render_frames(f, [t], size=FRAME_SIZE), self.image_size, rng, self.jpeg_quality)[0])
+                t = float(rng.uniform(0.02, 0.98) * f.duration)
+                frames.append(codec_like(render_frames(f, [t], size=self.frame_size)[0], rng))
                 labels.append(frame_labels(f, t))
-            yield torch.from_numpy(np.stack(pixels)), {
-                k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]
-            }
+            yield torch.from_numpy(to_pixels(np.stack(frames), self.image_size)), _stack_labels(labels)
 
 
-class _VoiceStream(torch.utils.data.IterableDataset):
-    """Fresh rendered voices (cut to the audio window) as log-mel features with their auditory labels."""
+class FreshVoices(torch.utils.data.IterableDataset):
+    """Endless batches of freshly rendered voices (waveforms cut to the audio window) + their labels."""
 
-    def __init__(self, seed, processor, batch_size, max_seconds):
-        self.seed, self.processor, self.batch_size, self.max_seconds = seed, processor, batch_size, max_seconds
+    def __init__(self, seed: int, batch_size: int, max_seconds: float):
+        self.seed, self.batch_size, self.max_seconds = seed, batch_size, max_seconds
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, 12])
@@ -172,317 +226,236 @@ class _VoiceStream(torch.utils.data.IterableDataset):
             waves, labels = [], []
             for _ in range(self.batch_size):
                 f = sample_factors(rng, "train")
-                if f.duration > self.max_seconds:  # only the first max_seconds are heard: render just those
-                    f = replace(f, duration=round(float(rng.uniform(max(2.0, self.max_seconds - 2), self.max_seconds)), 1))
-                waves.append(render_audio(f))
-                labels.append({k: vocab.index(getattr(f, k)) for k, vocab in AUDITORY_FACTORS.items()})
-            features, _ = self.processor._audio_inputs(waves)
-            yield (features["input_features"], torch.as_tensor(features["audio_attention_mask"])), {
-                k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]
-            }
+                gain = 10 ** (float(rng.uniform(-3, 3)) / 20)
+                waves.append((render_audio(f) * gain)[: int(self.max_seconds * SAMPLING_RATE)])
+                labels.append(voice_labels(f))
+            yield waves, _stack_labels(labels)
 
 
-def _timed_training(module, heads, stream, loss_fn, seconds, lr, log, name, workers=1):
-    params = [p for p in list(module.parameters()) + list(heads.parameters()) if p.requires_grad]
+def _stack_labels(labels: list[dict]) -> dict:
+    return {k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]}
+
+
+def _timed_loop(params, batches, loss_fn, seconds, lr, log, name, max_steps=10**9):
+    """AdamW with warmup + cosine over the budget (the larger of the wall-clock and step fractions); returns the
+    number of steps."""
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    loader = stream if workers == 0 else torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers)
     start, step, running = time.perf_counter(), 0, {}
-    module.train()
-    for inputs, labels in loader:
+    for batch in batches:
         elapsed = time.perf_counter() - start
-        if elapsed > seconds:
+        frac = max(elapsed / seconds, step / max_steps)
+        if frac >= 1.0:
             break
-        frac = elapsed / seconds
-        for group in optimizer.param_groups:  # warmup then cosine by wall-clock fraction
-            group["lr"] = lr * min(1.0, (step + 1) / 30) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        losses = loss_fn(inputs, labels)
-        loss = sum(losses.values())
+        for group in optimizer.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / 30) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        losses = loss_fn(*batch)
         optimizer.zero_grad()
-        loss.backward()
+        sum(losses.values()).backward()
         optimizer.step()
         for k, v in losses.items():
             running[k] = 0.95 * running.get(k, v.item()) + 0.05 * v.item()
         step += 1
-        if step % 25 == 0:
+        if step % 100 == 0:
             log(f"{name} step {step} ({elapsed:.0f}s): " + " ".join(f"{k}={v:.3f}" for k, v in running.items()))
-    module.eval()
     return step
 
 
-class _ClipFrames(torch.utils.data.IterableDataset):
-    """Random batches of single frames (with per-frame labels) from the rendered training clips."""
-
-    def __init__(self, clips, batch_size, seed):
-        self.pixels = np.concatenate([c[1] for c in clips])
-        self.labels = [lab for c in clips for lab in c[3]]
-        self.batch_size, self.seed = batch_size, seed
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, 11])
-        while True:
-            rows = rng.integers(len(self.pixels), size=self.batch_size)
-            pixels = torch.from_numpy(self.pixels[rows].astype(np.float32))
-            flip = torch.from_numpy(rng.random(self.batch_size) < 0.0)
-            yield pixels, {k: torch.tensor([self.labels[i][k] for i in rows]) for k in self.labels[0]}
+def _mixed(corpus_batches, fresh_loader):
+    for corpus, fresh in zip(corpus_batches, fresh_loader):
+        yield corpus, fresh
 
 
-class _ClipVoices(torch.utils.data.IterableDataset):
-    """Random batches of log-mel features (computed once) with auditory labels from the rendered clips."""
+class VisionHeads(nn.Module):
+    """Throw-away per-frame heads on the CLS vector before post-layernorm (the vector the cache stores)."""
 
-    def __init__(self, features, mask, clips, batch_size, seed):
-        self.features, self.mask, self.batch_size, self.seed = features, mask, batch_size, seed
-        self.labels = [c[4] for c in clips]
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.heads = nn.ModuleDict({"mouth": nn.Linear(hidden, len(MOUTHS)), "brows": nn.Linear(hidden, len(BROWS)),
+                                    "eyes": nn.Linear(hidden, len(EYES)), "tears": nn.Linear(hidden, 2),
+                                    "pose": nn.Linear(hidden, len(POSE_KEYS))})
 
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, 12])
-        while True:
-            rows = rng.integers(len(self.labels), size=self.batch_size)
-            yield (self.features[rows], self.mask[rows]), {
-                k: torch.tensor([self.labels[i][k] for i in rows]) for k in self.labels[0]}
+    def forward(self, cls):
+        cls = self.norm(cls)
+        return {k: head(cls) for k, head in self.heads.items()}
 
 
-def pretrain_vision(model, settings, log, clips=None):
-    """Per-frame heads on the CLS vector (before post-layernorm), the vector the cache stores."""
+def vision_losses(out, labels):
+    losses = {k: nn.functional.cross_entropy(out[k], labels[k]) for k in VISION_TASKS}
+    losses["pose"] = nn.functional.mse_loss(out["pose"], labels["pose"].float())
+    return losses
+
+
+def pretrain_vision(model, corpus_pixels, corpus_labels, settings: DemoSettings, log, *, fresh_per_batch=16, lr=2e-3,
+                    corpus_per_batch=48):
+    """Train the vision tower + heads on decoded corpus frames mixed with fresh renders; freeze it after."""
     tower = model.model.vision_tower
-    tower.requires_grad_(True)
-    hidden = model.config.vision_config.hidden_size
-    heads = nn.ModuleDict({"mouth": nn.Linear(hidden, len(MOUTHS)), "brows": nn.Linear(hidden, len(BROWS)),
-                           "eyes": nn.Linear(hidden, len(EYES)), "tears": nn.Linear(hidden, 2),
-                           "pose": nn.Linear(hidden, len(POSE_KEYS))})
-    norm = nn.LayerNorm(hidden)
-    heads["norm"] = norm
+    tower.requires_grad_(True).train()
+    heads = VisionHeads(model.config.vision_config.hidden_size)
+    rng = np.random.default_rng([settings.seed, 31])
+    flat_labels = {k: torch.tensor(np.asarray([lab[k] for lab in corpus_labels])) for k in corpus_labels[0]}
 
-    def loss_fn(pixels, labels):
-        cls = norm(tower(pixel_values=pixels).last_hidden_state[:, 0])
-        losses = {k: nn.functional.cross_entropy(heads[k](cls), labels[k]) for k in ("mouth", "brows", "eyes", "tears")}
-        losses["pose"] = nn.functional.mse_loss(heads["pose"](cls), labels["pose"].float())
-        return losses
+    def corpus_batches():
+        while True:
+            rows = torch.from_numpy(rng.integers(len(corpus_pixels), size=corpus_per_batch))
+            yield corpus_pixels[rows].float(), {k: v[rows] for k, v in flat_labels.items()}
 
-    stream = _ClipFrames(clips, 64, settings.seed)
-    steps = _timed_training(tower, heads, stream, loss_fn, settings.vision_seconds, 2e-3, log, "vision", workers=0)
-    tower.requires_grad_(False)
-    return steps
+    fresh = torch.utils.data.DataLoader(FreshFrames(settings.seed, fresh_per_batch, settings.frame_size,
+                                                    settings.image_size), batch_size=None, num_workers=1)
+
+    def loss_fn(corpus, new):
+        pixels = torch.cat([corpus[0], new[0]])
+        labels = {k: torch.cat([corpus[1][k], new[1][k]]) for k in corpus[1]}
+        return vision_losses(heads(tower(pixel_values=pixels).last_hidden_state[:, 0]), labels)
+
+    params = list(tower.parameters()) + list(heads.parameters())
+    steps = _timed_loop(params, _mixed(corpus_batches(), fresh), loss_fn, settings.vision_seconds, lr, log, "vision",
+                        settings.vision_steps)
+    tower.requires_grad_(False).eval()
+    return steps, heads.eval()
 
 
-def pretrain_audio(model, processor, settings, log, clips=None, mel=None):
-    """Heads on the Whisper-style encoder's frames, pooled per quarter of the valid frames (order kept)."""
-    tower = model.model.audio_tower
-    tower.requires_grad_(True)
-    hidden = model.config.audio_config.d_model
-    heads = nn.ModuleDict({k: nn.Linear(4 * hidden, len(v)) for k, v in AUDITORY_FACTORS.items()})
-    heads["norm"] = nn.LayerNorm(hidden)
+class AudioHeads(nn.Module):
+    """Throw-away heads on the audio encoder's frames, pooled per quarter of the valid frames (order kept)."""
 
-    def loss_fn(inputs, labels):
-        features, mel_mask = inputs
-        states = heads["norm"](tower(features).last_hidden_state)
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.heads = nn.ModuleDict({k: nn.Linear(4 * hidden, len(v)) for k, v in AUDITORY_FACTORS.items()})
+
+    def forward(self, states, mel_mask):
+        states = self.norm(states)
         lengths = (mel_mask.sum(-1) - 1) // 2 + 1
+        pos = torch.arange(states.shape[1])[None, :]
         pooled = []
         for q in range(4):
-            pos = torch.arange(states.shape[1])[None, :]
-            lo, hi = (lengths * q // 4)[:, None], (lengths * (q + 1) // 4).clamp(min=1)[:, None]
+            lo, hi = (lengths * q // 4)[:, None], (lengths * (q + 1) // 4)[:, None]
             w = ((pos >= lo) & (pos < torch.maximum(hi, lo + 1))).float()
             pooled.append((states * w[..., None]).sum(1) / w.sum(1, keepdim=True))
         pooled = torch.cat(pooled, -1)
-        return {k: nn.functional.cross_entropy(heads[k](pooled), labels[k]) for k in AUDITORY_FACTORS}
-
-    stream = _ClipVoices(mel[0], mel[1], clips, 32, settings.seed)
-    steps = _timed_training(tower, heads, stream, loss_fn, settings.audio_seconds, 2e-3, log, "audio", workers=0)
-    tower.requires_grad_(False)
-    return steps
+        return {k: head(pooled) for k, head in self.heads.items()}
 
 
-# ---- feature cache ---------------------------------------------------------------------------------------------
+def mel_batch(processor, waves):
+    features, _ = processor._audio_inputs(list(waves))
+    return torch.as_tensor(features["input_features"]), torch.as_tensor(features["audio_attention_mask"])
 
 
-def render_training_clip(args):
-    """One training clip as the real pipeline would read it: (record, pixels (F, 3, S, S), audio, per-frame labels).
+def pretrain_audio(model, processor, corpus_mel, corpus_labels, settings: DemoSettings, log, *, fresh_per_batch=4,
+                   corpus_per_batch=12):
+    """Train the audio tower + heads on decoded corpus audio mixed with fresh renders; freeze it after."""
+    tower = model.model.audio_tower
+    tower.requires_grad_(True).train()
+    heads = AudioHeads(model.config.audio_config.d_model)
+    rng = np.random.default_rng([settings.seed, 32])
+    flat_labels = {k: torch.tensor([lab[k] for lab in corpus_labels]) for k in corpus_labels[0]}
+    features, masks = corpus_mel
 
-    Frames are drawn directly at the model's image size (drawing at the 112-px clip size and resizing costs 4x
-    more), then blurred and JPEG-compressed at random strengths to look like a resized, decoded H.264 frame."""
-    from PIL import ImageFilter, Image
+    def corpus_batches():
+        while True:
+            rows = torch.from_numpy(rng.integers(len(features), size=corpus_per_batch))
+            yield (features[rows], masks[rows]), {k: v[rows] for k, v in flat_labels.items()}
 
-    from .synth.record import rejected_explanation
+    fresh = torch.utils.data.DataLoader(FreshVoices(settings.seed, fresh_per_batch, settings.max_audio_seconds),
+                                        batch_size=None, num_workers=1)
 
-    seed, index, num_frames, max_seconds, image_size, jpeg_quality = args
-    factors, record = synth_sample(seed, "train", index)
-    record["rejected"] = rejected_explanation(record, seed)
-    times = sample_timestamps(factors.duration, num_frames)
-    rng = np.random.default_rng([seed, 13, index])
-    frames = render_frames(factors, times, size=image_size)
-    radius = float(rng.uniform(0.0, 0.8))
-    if radius > 0.2:
-        frames = np.stack([np.asarray(Image.fromarray(f).filter(ImageFilter.GaussianBlur(radius))) for f in frames])
-    pixels = to_pixels(frames, image_size, rng, jpeg_quality)
-    audio = render_audio(factors)[: int(max_seconds * SAMPLING_RATE)]
-    labels = [frame_labels(factors, float(t)) for t in times]
-    auditory = {k: vocab.index(getattr(factors, k)) for k, vocab in AUDITORY_FACTORS.items()}
-    keep = {k: record[k] for k in ("id", "subtitle", "explanation", "video_caption", "audio_caption", "rejected", "emotion")}
-    return keep, pixels.astype(np.float16), audio, labels, auditory
+    def loss_fn(corpus, new):
+        mel, mask = mel_batch(processor, new[0])
+        mel, mask = torch.cat([corpus[0][0], mel]), torch.cat([corpus[0][1], mask])
+        labels = {k: torch.cat([corpus[1][k], new[1][k]]) for k in corpus[1]}
+        out = heads(tower(mel).last_hidden_state, mask)
+        return {k: nn.functional.cross_entropy(out[k], labels[k]) for k in AUDITORY_FACTORS}
 
-
-def render_clips(settings, num_workers=3):
-    args = [(settings.seed, i, settings.num_frames, settings.max_audio_seconds, settings.image_size,
-             settings.jpeg_quality) for i in range(settings.num_clips)]
-    with ProcessPoolExecutor(num_workers) as pool:
-        return list(pool.map(render_training_clip, args, chunksize=8))
+    params = list(tower.parameters()) + list(heads.parameters())
+    steps = _timed_loop(params, _mixed(corpus_batches(), fresh), loss_fn, settings.audio_seconds, 2e-3, log, "audio",
+                        settings.audio_steps)
+    tower.requires_grad_(False).eval()
+    return steps, heads.eval()
 
 
 @torch.no_grad()
-def mel_features(processor, clips, batch_size=64):
-    """Log-mel features (n, mels, frames) and frame masks (n, frames) of the clips' audio, via the processor."""
-    feats, masks = [], []
-    for start in range(0, len(clips), batch_size):
-        features, _ = processor._audio_inputs([c[2] for c in clips[start:start + batch_size]])
-        feats.append(torch.as_tensor(features["input_features"]))
-        masks.append(torch.as_tensor(features["audio_attention_mask"]))
-    return torch.cat(feats), torch.cat(masks)
+def probe_vision(model, heads, pixels, labels) -> dict:
+    """Per-task accuracy of the pretraining heads on held-out frames (pose: mean abs error)."""
+    out = heads(model.model.vision_tower(pixel_values=pixels).last_hidden_state[:, 0])
+    result = {k: float((out[k].argmax(-1) == torch.tensor([lab[k] for lab in labels])).float().mean()) for k in VISION_TASKS}
+    result["pose_mae"] = float((out["pose"] - torch.tensor([lab["pose"] for lab in labels])).abs().mean())
+    return result
 
 
 @torch.no_grad()
-def encode_clips(model, processor, clips, mel, batch_size=64):
-    """Frozen-encoder outputs per clip: video (F, Dv) and audio (T_valid, Da) (the feature cache)."""
-    video, audio = [], []
-    for start in range(0, len(clips), batch_size):
-        chunk = clips[start:start + batch_size]
-        pixels = torch.from_numpy(np.stack([c[1] for c in chunk]).astype(np.float32))
-        video.extend(model.model.encode_video(pixels))
-        hidden, mask = model.model.encode_audio(
-            input_features=mel[0][start:start + batch_size], audio_attention_mask=mel[1][start:start + batch_size]
-        )
-        audio.extend(h[m] for h, m in zip(hidden, mask))
-    return video, audio
+def probe_audio(model, heads, mel, labels) -> dict:
+    out = heads(model.model.audio_tower(mel[0]).last_hidden_state, mel[1])
+    return {k: float((out[k].argmax(-1) == torch.tensor([lab[k] for lab in labels])).float().mean())
+            for k in AUDITORY_FACTORS}
 
 
-# ---- language stages -------------------------------------------------------------------------------------------
+# ---- wall-clock schedule for the TRL / Trainer stages ----------------------------------------------------------
 
 
-def encode_example(processor, prompt: str, answer: str, num_audio_tokens: int):
-    """(input_ids, labels) for one example: prompt tokens are masked out of the labels."""
-    expanded = processor._expand([prompt], [num_audio_tokens] if processor.audio_token in prompt else [], None)[0]
-    tok = processor.tokenizer
-    prompt_ids = tok(expanded, add_special_tokens=False)["input_ids"]
-    answer_ids = tok(answer + processor.answer_suffix(), add_special_tokens=False)["input_ids"]
-    return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
+def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str = ""):
+    """A `TrainerCallback` that scales the learning rate by a cosine over `seconds` of wall time (on top of the
+    trainer's own warmup/constant schedule) and stops training when the time is up."""
+    from transformers import TrainerCallback
+
+    class WallClock(TrainerCallback):
+        start = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            frac = min(1.0, (time.perf_counter() - self.start) / seconds)
+            scale = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+            if optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = group["lr"] * scale
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.perf_counter() - self.start >= seconds:
+                control.should_training_stop = True
+                if log:
+                    log(f"{name}: {seconds:.0f} s budget reached after {state.global_step} steps")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if log and logs:
+                shown = {k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}
+                log(f"{name} step {state.global_step}: {json.dumps(shown)}")
+
+    return WallClock()
 
 
-def collate(examples, pad_id, video, audio):
-    """Right-padded batch with cached features; `examples` hold (ids, labels, clip index, has_video, has_audio)."""
-    width = max(len(e[0]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id)
-    labels = torch.full((len(examples), width), -100)
-    attention = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, (x, y, *_rest) in enumerate(examples):
-        ids[row, :len(x)], labels[row, :len(y)], attention[row, :len(x)] = torch.tensor(x), torch.tensor(y), 1
-    batch = {"input_ids": ids, "attention_mask": attention, "labels": labels}
-    v = [video[e[2]] for e in examples if e[3]]
-    if v:
-        batch["video_features"] = torch.stack(v)
-    a = [audio[e[2]] for e in examples if e[4]]
-    if a:
-        longest = max(len(t) for t in a)
-        feats = torch.zeros(len(a), longest, a[0].shape[-1])
-        mask = torch.zeros(len(a), longest, dtype=torch.bool)
-        for i, t in enumerate(a):
-            feats[i, :len(t)], mask[i, :len(t)] = t, True
-        batch["audio_features"], batch["audio_features_mask"] = feats, mask
-    return batch
+# ---- feature cache ----------------------------------------------------------------------------------------------
 
 
-def build_examples(processor, clips, audio, kind):
-    out = []
-    for index, (record, *_rest) in enumerate(clips):
-        n_audio = math.ceil(len(audio[index]) / processor.audio_token_stride)
-        if kind == "video":
-            prompt = processor.build_prompt("", True, False, VIDEO_INSTRUCTION)
-            x, y = encode_example(processor, prompt, record["video_caption"], 0)
-            out.append((x, y, index, True, False))
-        elif kind == "audio":
-            prompt = processor.build_prompt("", False, True, AUDIO_INSTRUCTION)
-            x, y = encode_example(processor, prompt, record["audio_caption"], n_audio)
-            out.append((x, y, index, False, True))
-        else:
-            prompt = processor.build_prompt(record["subtitle"], True, True)
-            x, y = encode_example(processor, prompt, record["explanation"], n_audio)
-            out.append((x, y, index, True, True))
+@torch.no_grad()
+def prefill_feature_cache(model, processor, dataset_dir, split: str, records, pixels, mel, *, batch_size: int = 64):
+    """Fill the project's feature cache (`processing.training.feature_cache`, same key, folder and format that
+    `cache_media_features` would use, so the alignment / SFT / DPO stages find it complete) from media this script
+    has already decoded: `pixels` (n, F, 3, S, S) = `processor._video_pixels(sample_frames(...))` and `mel` =
+    `processor._audio_inputs(load_audio(...))` of each record, encoded in batches (the project's builder decodes and
+    encodes audio one clip at a time: ~8 clips/s here, 150 s for this corpus)."""
+    from .training.feature_cache import _features_for, build_cache, default_cache_dir, media_cache_key
+
+    index = {row_id: i for i, row_id in enumerate(records["id"])}
+    encoders = model.model
+    config = model.config
+    out = {}
+    for kind in ("video", "audio"):
+        key = media_cache_key(model, processor, kind)
+
+        def compute(batch, kind=kind):
+            rows = torch.tensor([index[i] for i in batch["id"]])
+            if kind == "video":
+                feats = encoders.encode_video(pixels[rows].float()).float()
+                return {"id": batch["id"], "video_features": feats.numpy()}
+            feats, mask = encoders.encode_audio(None, mel[0][rows], mel[1][rows])
+            lengths = mask.sum(-1).tolist()
+            return {"id": batch["id"], "audio_features": [f[:n].float().numpy() for f, n in zip(feats, lengths)],
+                    "audio_length": lengths}
+
+        width = config.vision_config.hidden_size if kind == "video" else config.audio_hidden_size
+        columns = [c for c in ("id", "video", "audio") if c in records.column_names]
+        out[kind] = build_cache(records.select_columns(columns), default_cache_dir(dataset_dir, key), split, key,
+                                compute, _features_for(key, width, config.num_frames), batch_size=batch_size,
+                                shard_size=256, progress=False)
     return out
-
-
-def train_lm(model, examples, video, audio, *, steps, lr, batch_size, trainable, log, name, seed=0, seconds=None):
-    """Next-token training on cached features; only parameters whose name starts with one of `trainable`."""
-    for pname, p in model.named_parameters():
-        p.requires_grad_(any(pname.startswith(t) for t in trainable))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    rng = np.random.default_rng([seed, 21])
-    pad = model.config.text_config.pad_token_id
-    model.train()
-    start, running = time.perf_counter(), None
-    for step in range(steps):
-        elapsed = time.perf_counter() - start
-        frac = max(step / steps, elapsed / seconds if seconds else 0.0)
-        if frac >= 1.0:
-            log(f"{name}: time cap reached after {step} steps")
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        batch = collate([examples[i] for i in rng.integers(len(examples), size=batch_size)], pad, video, audio)
-        loss = model(**batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
-        if (step + 1) % 10 == 0 or step + 1 == steps:
-            log(f"{name} step {step + 1}/{steps} ({time.perf_counter() - start:.0f}s): loss={running:.3f}")
-    model.eval()
-    return running
-
-
-def _answer_logprob(model, batch):
-    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1]
-    labels = batch["labels"][:, 1:]
-    mask = labels != -100
-    logp = torch.log_softmax(logits.float(), -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (logp * mask).sum(-1)
-
-
-def train_dpo(model, processor, clips, video, audio, *, steps, lr, batch_size, beta, log, seed=0):
-    """Sigmoid DPO (Rafailov et al.) on (explanation, rejected) pairs with the SFT model as the frozen reference,
-    plus the chosen answers' NLL (weight 1) so the explanations stay exact."""
-    pairs = []
-    for index, (record, *_rest) in enumerate(clips):
-        if not record.get("rejected"):
-            continue
-        prompt = processor.build_prompt(record["subtitle"], True, True)
-        n_audio = math.ceil(len(audio[index]) / processor.audio_token_stride)
-        chosen = encode_example(processor, prompt, record["explanation"], n_audio)
-        rejected = encode_example(processor, prompt, record["rejected"], n_audio)
-        pairs.append(((*chosen, index, True, True), (*rejected, index, True, True)))
-    reference = copy.deepcopy(model).eval().requires_grad_(False)
-    trainable = ("model.video_bridge", "model.audio_bridge", "model.video_projector", "model.audio_projector",
-                 "model.language_model", "lm_head")
-    for pname, p in model.named_parameters():
-        p.requires_grad_(any(pname.startswith(t) for t in trainable))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr)
-    rng = np.random.default_rng([seed, 22])
-    pad = model.config.text_config.pad_token_id
-    model.train()
-    for step in range(steps):
-        chosen_rows = rng.integers(len(pairs), size=batch_size)
-        examples = [pairs[i][0] for i in chosen_rows] + [pairs[i][1] for i in chosen_rows]
-        batch = collate(examples, pad, video, audio)
-        logp = _answer_logprob(model, batch)
-        with torch.no_grad():
-            ref = _answer_logprob(reference, batch)
-        margin = beta * ((logp[:batch_size] - ref[:batch_size]) - (logp[batch_size:] - ref[batch_size:]))
-        n_tokens = (batch["labels"][:batch_size] != -100).sum()
-        loss = -nn.functional.logsigmoid(margin).mean() - logp[:batch_size].sum() / n_tokens
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        if (step + 1) % 2 == 0:
-            log(f"dpo step {step + 1}/{steps}: loss={loss.item():.3f} reward margin={margin.mean().item() / beta:.2f}")
-    model.eval()
-    return len(pairs)

@@ -17,6 +17,15 @@ def test_bundled_folder_is_at_most_25_mb():
     assert size <= 25 * 1024 * 1024
 
 
+def test_bundled_folder_is_hub_style_with_a_card():
+    names = {p.name for p in MODEL.iterdir()}
+    assert {"config.json", "model.safetensors", "README.md", "modeling_xemogpt.py", "processing_xemogpt.py"} <= names
+    config = json.loads((MODEL / "config.json").read_text())
+    assert "AutoModel" in config.get("auto_map", {})
+    card = (MODEL / "README.md").read_text()
+    assert "make demo-model" in card and "| metric |" in card
+
+
 def test_bundled_folder_loads_with_auto_classes():
     import modeling_xemogpt  # noqa: F401
     from transformers import AutoModel, AutoProcessor
@@ -28,13 +37,17 @@ def test_bundled_folder_loads_with_auto_classes():
 
 
 @pytest.mark.skipif(not CLIP.exists(), reason="examples/clips/demo.mp4 is not bundled yet")
-def test_explains_the_bundled_clip_with_the_right_emotion():
+def test_explains_the_bundled_clip_with_the_right_emotion_and_voice_cues():
     from processing.explain import Explainer
+    from processing.synth.cues import recover_cues
 
     truth = json.loads(CLIP.with_suffix(".json").read_text())
     subtitle = CLIP.with_suffix(".txt").read_text().strip()
-    explainer = Explainer.load()
+    explainer = Explainer.load(str(MODEL))
     first = explainer.explain(str(CLIP), subtitle=subtitle)
     again = explainer.explain(str(CLIP), subtitle=subtitle)
     assert first.explanation == again.explanation  # greedy, deterministic
     assert first.emotion == truth["emotion"]
+    cues = recover_cues(first.explanation)
+    assert set(cues["auditory"]) == set(truth["cues"]["auditory"]), first.explanation
+    # visual cues are not all right yet (the tiny vision encoder is the weakest part): see the card's per-factor numbers

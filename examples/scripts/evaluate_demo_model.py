@@ -1,14 +1,16 @@
 """The cue-perception study of the bundled demo model `xemogpt-synth-tiny`.
 
     python examples/scripts/evaluate_demo_model.py [--num-samples 300] [--ablations no_vecb,no_aecb,subtitle_only]
+    (train the ablations first: train_demo_model.py --variant NAME)
 
 Held-out EmoCue-Synth clips (`xemogpt synth` semantics: test and compositional splits, MP4 with H.264 + AAC)
 go through the real pipeline: MP4 -> load_clip -> processor -> model.generate (greedy). Scores: emotion
 accuracy, exact recall / F1 of the canonical cues (visual, auditory), EmoCue-360 per category (rule extractor on
 the generated text vs the gold cues) and the accuracy of every cue factor on its own. Baselines: prior-only
-(the most frequent value of every factor and the most frequent emotion, whatever the input) and, when their
-feature cache exists (`train_demo_model.py --cache_out`), models trained the same way on the same frozen
-features without VECB, without AECB, or with the subtitle only.
+(the most frequent value of every factor and the most frequent emotion, whatever the input) and models trained
+the same way from the same corpus and frozen encoders (`train_demo_model.py --variant no_vecb|no_aecb|subtitle_only`:
+stage 1 / stage 2 / SFT / DPO without VECB (no position table, no bridge layers), without AECB, or with the
+subtitle only), evaluated through the same real pipeline.
 Writes evaluation.json and RESULTS.md into the model folder.
 """
 
@@ -191,53 +193,6 @@ def prior_prediction(train_records: list[dict]) -> dict:
             "values": values}
 
 
-def train_ablation(kind, base_model, processor, cache, log, seconds):
-    """A model trained the same way as the demo model (stage 1, stage 2, SFT on the same cached features of the
-    same frozen encoders) but with one part removed."""
-    from modeling_xemogpt import XEmoGPTForConditionalGeneration
-    from processing import demo_model as dm
-
-    config = base_model.config.__class__.from_dict(base_model.config.to_dict())
-    if kind == "no_vecb":
-        config.vecb_num_layers = 0
-    if kind == "no_aecb":
-        config.aecb_num_layers = 0
-    torch.manual_seed(0)
-    model = XEmoGPTForConditionalGeneration(config).eval()
-    model.model.vision_tower.load_state_dict(base_model.model.vision_tower.state_dict())
-    model.model.audio_tower.load_state_dict(base_model.model.audio_tower.state_dict())
-    prefix_exclude = ()
-    if kind == "no_vecb":  # no position table, no bridge layers: frame vectors go straight to the projection
-        torch.nn.init.zeros_(model.model.video_bridge.position_embedding)
-        prefix_exclude = ("model.video_bridge",)
-    clips = [(r, None, None) for r in cache["records"]]
-    video, audio = cache["video"], cache["audio"]
-    settings = dm.DemoSettings()
-    llm = ("model.language_model", "lm_head")
-
-    def run(examples, trainable, steps, name, budget):
-        trainable = tuple(t for t in trainable if not t.startswith(prefix_exclude))
-        dm.train_lm(model, examples, video, audio, steps=steps, lr=settings_lr[name], batch_size=settings.batch_size,
-                    trainable=trainable, log=log, name=f"{kind} {name}", seconds=budget)
-
-    settings_lr = {"stage1": 2e-3, "stage2": 2e-3, "sft": 1.5e-3}
-    if kind == "subtitle_only":
-        examples = []
-        for index, (record, _, _) in enumerate(clips):
-            prompt = processor.build_prompt(record["subtitle"], False, False)
-            examples.append((*dm.encode_example(processor, prompt, record["explanation"], 0), index, False, False))
-        run(examples, llm, settings.sft_steps, "sft", seconds)
-        return model
-    if kind != "no_vecb" or True:
-        run(dm.build_examples(processor, clips, audio, "video"), ("model.video_bridge", "model.video_projector") + llm,
-            settings.stage1_steps, "stage1", seconds * 0.15)
-    run(dm.build_examples(processor, clips, audio, "audio"), ("model.audio_bridge", "model.audio_projector") + llm,
-        settings.stage2_steps, "stage2", seconds * 0.15)
-    run(dm.build_examples(processor, clips, audio, "sft"), ("model.video_bridge", "model.video_projector",
-        "model.audio_bridge", "model.audio_projector") + llm, settings.sft_steps, "sft", seconds * 0.7)
-    return model
-
-
 # ---- report ----------------------------------------------------------------------------------------------------
 
 
@@ -272,10 +227,14 @@ def main(argv=None) -> int:
     parser.add_argument("--num-samples", type=int, default=300, help="clips over test + compositional")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips of each split")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache", default=None, help="feature cache from train_demo_model.py --cache_out")
-    parser.add_argument("--ablations", default="no_vecb,no_aecb,subtitle_only")
-    parser.add_argument("--ablation_seconds", type=float, default=300.0)
+    parser.add_argument("--work_dir", default="runs/demo-model", help="train_demo_model.py's work folder")
+    parser.add_argument("--ablations", default="no_vecb,no_aecb,subtitle_only",
+                        help="NAME[=MODEL_DIR],...: models trained with train_demo_model.py --variant NAME "
+                             "(default folder <work_dir>/model-NAME)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the systems already in the model folder's evaluation.json (same clips) and only "
+                             "evaluate the missing ones (e.g. ablations trained later)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -297,8 +256,18 @@ def main(argv=None) -> int:
     clips = {split: decode(rows, processor) for split, rows in data.items()}
     log(f"decoded {sum(len(c) for c in clips.values())} clips")
     report = {"model": str(args.model), "num_clips": len(data["test"]), "systems": {}, "samples": {}, "notes": []}
+    previous = Path(args.model) / "evaluation.json"
+    if args.resume and previous.exists():
+        old = json.loads(previous.read_text())
+        if old.get("num_clips") == report["num_clips"]:
+            report.update({k: old[k] for k in ("systems", "samples", "notes") if k in old})
+            report["notes"] = [n for n in report["notes"] if "not evaluated" not in n]
+            report["seconds_before_resume"] = old.get("seconds")
 
     def evaluate_system(name, predictions_for):
+        if name in report["systems"]:
+            log(f"{name}: kept from the previous evaluation.json")
+            return
         report["systems"][name] = {}
         for split, rows in data.items():
             preds = predictions_for(split)
@@ -314,37 +283,93 @@ def main(argv=None) -> int:
     for r in train_records:
         r["factors"] = r.get("factors") or "{}"
     prior = prior_prediction(train_records)
-    report["notes"].append(f"prior-only predicts, for every clip, {json.dumps(prior['values'])} and emotion "
+    prior_note = (f"prior-only predicts, for every clip, {json.dumps(prior['values'])} and emotion "
                            f"'{prior['emotion']}' (most frequent in 2000 training records).")
+    if prior_note not in report["notes"]:
+        report["notes"].append(prior_note)
     evaluate_system("prior-only", lambda split: [{"cues": prior["cues"], "emotion": prior["emotion"]}] * len(data[split]))
     _write(args.model, report)
 
-    ablations = [a for a in args.ablations.split(",") if a]
-    if ablations and args.cache and Path(args.cache).exists():
-        cache = torch.load(args.cache, weights_only=False)
-        features = {split: encode(model, processor, clips[split]) for split in data}
-        for kind in ablations:
-            start = time.perf_counter()
-            ablated = train_ablation(kind, model, processor, cache, log, args.ablation_seconds)
-            keep = {"no_vecb": (1, 1), "no_aecb": (1, 1), "subtitle_only": (0, 0)}[kind]
-            evaluate_system(kind, lambda split: [{"explanation": t} for t in generate(
-                ablated, processor, clips[split],
-                features=[(v if keep[0] else None, a if keep[1] else None) for v, a in features[split]])])
-            report["notes"].append(f"{kind}: trained in {time.perf_counter() - start:.0f} s on the same cached features "
-                                   f"(stage 1 / stage 2 / SFT, {args.ablation_seconds:.0f} s cap).")
-            _write(args.model, report)
-    elif ablations:
-        report["notes"].append("ablations skipped: no feature cache (run train_demo_model.py --cache_out PATH).")
+    for item in [a for a in args.ablations.split(",") if a]:
+        name, _, path = item.partition("=")
+        path = Path(path or Path(args.work_dir) / f"model-{name}")
+        if not (path / "config.json").exists():
+            report["notes"].append(f"{name}: not evaluated ({path} missing: train it with "
+                                   f"train_demo_model.py --variant {name}).")
+            continue
+        ablated = AutoModel.from_pretrained(str(path)).eval()
+        ablated_processor = AutoProcessor.from_pretrained(str(path))
+        keep_media = name != "subtitle_only"
+        evaluate_system(name, lambda split: [{"explanation": t} for t in generate(
+            ablated, ablated_processor, clips[split] if keep_media else
+            [{**c, "frames": None, "audio": None} for c in clips[split]])])
+        log_file = path / "training_log.json"
+        if log_file.exists() and not any(n.startswith(f"{name}: trained") for n in report["notes"]):
+            timings = json.loads(log_file.read_text())["timings"]
+            report["notes"].append(f"{name}: trained by `train_demo_model.py --variant {name}` from the same corpus and "
+                                   f"frozen encoders (stages {', '.join(k for k in timings if k not in ('total', 'parameters'))}; "
+                                   f"{timings['total']:.0f} s).")
+        _write(args.model, report)
     report["seconds"] = time.perf_counter() - t0
     _write(args.model, report)
     log("done")
     return 0
 
 
+def targets(report: dict) -> list[tuple[str, str, bool | None]]:
+    """The issue's targets: (target, measured, met or None when not measurable)."""
+    systems = report["systems"]
+    model = systems.get("xemogpt-synth-tiny", {})
+    out = []
+    if "test" not in model:
+        return out
+    test, comp = model["test"], model.get("compositional")
+    out.append(("test emotion accuracy >= 95 %", _pct(test["emotion_accuracy"]), test["emotion_accuracy"] >= 0.95))
+    for c in ("visual", "auditory"):
+        f1 = test[f"exact_{c}"]["f1"]
+        out.append((f"test exact canonical {c} cue F1 >= 0.9", f"{f1:.3f}", f1 >= 0.9))
+        f1 = test["emocue360"][c]["f1"]
+        out.append((f"test EmoCue-360 {c} F1 >= 0.9", f"{f1:.3f}", f1 >= 0.9))
+    if comp:
+        gaps = {"emotion accuracy": test["emotion_accuracy"] - comp["emotion_accuracy"]}
+        for c in ("visual", "auditory"):
+            gaps[f"exact {c} F1"] = test[f"exact_{c}"]["f1"] - comp[f"exact_{c}"]["f1"]
+            gaps[f"EmoCue-360 {c} F1"] = test["emocue360"][c]["f1"] - comp["emocue360"][c]["f1"]
+        worst = max(gaps, key=gaps.get)
+        out.append(("compositional within 5 points of test", f"largest drop {100 * gaps[worst]:.1f} ({worst})",
+                    gaps[worst] <= 0.05))
+    if "no_vecb" in systems:
+        full, ablated = test["direction_of_change_accuracy"], systems["no_vecb"]["test"]["direction_of_change_accuracy"]
+        out.append(("no-VECB >= 40 points lower on direction of change (test)",
+                    f"{_pct(full)} vs {_pct(ablated)}", full - ablated >= 0.40))
+    else:
+        out.append(("no-VECB >= 40 points lower on direction of change", "not run", None))
+    if "prior-only" in systems:
+        prior = systems["prior-only"]
+        losers = [f"{f} ({split})" for split in ("test", "compositional") if split in model
+                  for f in FACTORS if model[split]["per_factor_accuracy"][f] <= prior[split]["per_factor_accuracy"][f]]
+        out.append(("every factor beats prior-only", "all do" if not losers else "not: " + ", ".join(losers),
+                    not losers))
+    return out
+
+
 def _write(model_dir, report):
     model_dir = Path(model_dir)
+    report["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in targets(report)]
     (model_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    (model_dir / "RESULTS.md").write_text(results_markdown(report))
+    results = results_markdown(report)
+    if report["targets"]:
+        results += "\n| target | measured | met |\n|---|---|---|\n" + "".join(
+            f"| {t['target']} | {t['measured']} | {'–' if t['met'] is None else 'yes' if t['met'] else 'no'} |\n"
+            for t in report["targets"])
+    (model_dir / "RESULTS.md").write_text(results)
+    card = model_dir / "README.md"
+    if card.exists():  # the card's results section shows the same table
+        text = card.read_text()
+        head, sep, rest = text.partition("## Results\n")
+        _, sep2, tail = rest.partition("## Reproduce\n")
+        if sep and sep2:
+            card.write_text(head + sep + "\n" + results + "\n" + sep2 + tail)
 
 
 if __name__ == "__main__":

@@ -3,49 +3,71 @@
     python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny
     (= `make demo-model`)
 
-Encoder pretraining (tiny CLIP vision + tiny Whisper-style encoder on the synth factor labels, then frozen),
-feature cache, stage 1 (VECB), stage 2 (AECB), SFT, DPO; see processing/demo_model.py.
+Stages (each stage after pretraining is the project's own stage code, driven by its synth-tiny recipe with
+overrides for this budget; every stage has a wall-clock cap):
+
+  0. EmoCue-Synth corpus written to disk (`generate_corpus`: MP4 = H.264 + AAC), byte-level BPE on its texts;
+  1. encoder pretraining on static labels (tiny CLIP vision on per-frame labels, tiny Whisper-style encoder on voice
+     labels), on frames / audio decoded from the corpus MP4s + fresh renders; probes on the validation clips; frozen;
+  2. stage 1: `xemogpt train align-video` (examples/recipes/synth-tiny/align_video.yaml) — VECB alignment, which also
+     builds the frozen-encoder feature cache (processing/training/feature_cache.py) under <work_dir>/data/features;
+  3. stage 2: `xemogpt train align-audio` (align_audio.yaml) — AECB alignment;
+  4. SFT: `xemogpt train sft` (sft.yaml) with TRL's SFTTrainer on the cached features;
+  5. DPO: `xemogpt train dpo` (dpo.yaml) with TRL's DPOTrainer against the corpus' `rejected` explanations.
+
+Ablations (examples/scripts/evaluate_demo_model.py --ablations) rerun stages 2-5 from the same frozen encoders with
+`--variant no_vecb|no_aecb|subtitle_only`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
 from processing import demo_model as dm  # noqa: E402
 
+RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
 COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny"
+VARIANTS = ("full", "no_vecb", "no_aecb", "subtitle_only")
 
 
-def model_card(settings, timings) -> str:
-    results = Path(__file__).resolve().parents[2] / "examples/models/xemogpt-synth-tiny/RESULTS.md"
+def model_card(settings, timings, log_info) -> str:
+    results = ROOT / "examples/models/xemogpt-synth-tiny/RESULTS.md"
     table = results.read_text() if results.exists() else "(run examples/scripts/evaluate_demo_model.py)\n"
+    stage_times = {k: round(v) for k, v in timings.items() if k not in ("total", "parameters")}
     return f"""---
 license: apache-2.0
 tags: [xemogpt, emocue-synth, toy-model]
 ---
 # xemogpt-synth-tiny
 
-A **toy** XEmoGPT (~{timings['parameters'] / 1e6:.1f} M parameters) trained from scratch, on a CPU, only on
+A **toy** XEmoGPT (~{timings['parameters'] / 1e6:.1f} M parameters) trained from scratch, on a 2-core CPU, only on
 **EmoCue-Synth** — procedurally drawn faces and wordless synthetic voices. It exists so that `make demo`,
-`xemogpt explain` and the Space work offline and so that the cue-perception study has a model to study.
+`xemogpt explain` and the Space work offline, and so that the cue-perception study has a model to study.
 **It is not an emotion recognition model**: on real people and real speech its output is meaningless.
 
-Architecture: CLIP-vision encoder (hidden 64, 2 layers, patch 8, 64 px) and Whisper-style log-mel encoder
-(d_model 64, 2 layers, 80 mels, {settings.max_audio_seconds:g}-s window), both pretrained on the synth factor labels
-and frozen; VECB (position table + 2 CLIP layers), AECB (2 Whisper layers, order-keeping pooling by
+Architecture: CLIP-vision encoder (hidden 64, 2 layers, patch 8, {settings.image_size} px) and Whisper-style log-mel
+encoder (d_model 64, 2 layers, 80 mels, {settings.max_audio_seconds:g}-s window), both pretrained on EmoCue-Synth's
+static labels and frozen; VECB (position table + 2 CLIP layers), AECB (2 Whisper layers, order-keeping pooling by
 {settings.audio_token_stride} -> 5 audio tokens/s); Qwen3 decoder (hidden {settings.text_hidden}, {settings.text_layers} layers)
-with a {settings.vocab_size}-token byte-level BPE trained on the corpus texts. Training: encoder pretraining ->
-feature cache -> stage 1 (VECB) -> stage 2 (AECB) -> SFT -> DPO.
+with a {settings.vocab_size}-token byte-level BPE trained on the corpus texts.
+
+Training ({settings.num_train_clips} EmoCue-Synth training clips written as MP4 and decoded like user input):
+encoder pretraining on static labels (decoded frames/audio + fresh renders) -> frozen -> stage 1 (VECB alignment,
+`xemogpt train align-video`) -> stage 2 (AECB alignment, `align-audio`) -> SFT (TRL, cached features) -> DPO (TRL),
+with the project's `examples/recipes/synth-tiny/` recipes (wall-clock caps per stage).
+
+Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_info.get('probes', {}))}`
 
 ## Results
 
@@ -59,27 +81,91 @@ python examples/scripts/evaluate_demo_model.py   # writes evaluation.json and RE
 
 Training settings: `{json.dumps(asdict(settings))}`
 
-Wall time of the run that produced this folder: {timings['total']:.0f} s
-(per stage: {json.dumps({k: round(v) for k, v in timings.items() if k not in ('total', 'parameters')})}).
+Wall time of the run that produced this folder: {timings['total']:.0f} s on a 2-core CPU
+(per stage: {json.dumps(stage_times)}).
 """
+
+
+def recipe_argv(recipe: str, **overrides) -> list[str]:
+    argv = ["--config", str(RECIPES / recipe)]
+    for key, value in overrides.items():
+        argv += [f"--{key}", str(value)]
+    return argv
+
+
+def run_alignment(stage, base, data, out, seconds, log, threads):
+    from processing.training import align
+
+    args, targs = align.parse_args(recipe_argv(
+        f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_eval_split="validation",
+        output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
+        save_strategy="no", logging_steps=100, num_threads=threads,
+    ))
+    summary = align.train_alignment(args, targs, stage, callbacks=[dm.wall_clock_callback(seconds, log=log, name=f"align-{stage}")])
+    log(f"align-{stage}: {summary['global_step']} steps, held-out: "
+        + json.dumps({k: round(v, 3) for k, v in summary["results"].items() if isinstance(v, float)}))
+    return summary
+
+
+def run_trl(kind, model_path, data, out, seconds, log, frozen=(), **overrides):
+    """SFT or DPO with the project's trainer built from the synth-tiny recipe + overrides, on cached features.
+    `frozen`: parameter names kept as they are (the no-VECB ablation's all-zero position table)."""
+    from processing.training import dpo, sft
+
+    if kind == "sft":
+        from trl import SFTConfig as Config
+        module = sft
+    else:
+        from trl import DPOConfig as Config
+        module = dpo
+    no_media = "modalities" in overrides and overrides.pop("modalities") is None
+    argv = recipe_argv(f"{kind}.yaml", model_name_or_path=model_path, dataset_name=data, output_dir=out,
+                       max_steps=100000, lr_scheduler_type="constant_with_warmup", eval_strategy="no",
+                       logging_steps=50, save_strategy="no", **overrides)
+    parsed = module.parse_args(argv, Config)
+    if no_media:  # the subtitle-only ablation: prompts carry no media markers
+        parsed[3].modalities = []
+    trainer = module.trainer_from_args(*parsed)
+    for name, param in trainer.model.named_parameters():
+        if name in frozen:
+            param.requires_grad_(False)
+            param.data.zero_()
+    trainer.add_callback(dm.wall_clock_callback(seconds, log=log, name=kind))
+    result = trainer.train()
+    trainer.save_model(out)
+    log(f"{kind}: {trainer.state.global_step} steps, loss {result.training_loss:.3f}")
+    return trainer.state.global_step
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output_dir", default="examples/models/xemogpt-synth-tiny")
+    parser.add_argument("--work_dir", default="runs/demo-model", help="corpus, feature cache and stage outputs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
-    parser.add_argument("--cache_out", default=None, help="also save the feature cache (for the ablations)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the alignment/SFT/DPO stages (1: fastest on 2 shared cores)")
+    parser.add_argument("--variant", choices=VARIANTS, default="full",
+                        help="ablation: reuse <work_dir>'s corpus and frozen encoders, rerun stages 2-5 without "
+                             "VECB / AECB / media")
+    parser.add_argument("--sft_seconds", type=float, default=None)
+    parser.add_argument("--vision_seconds", type=float, default=None)
+    parser.add_argument("--audio_seconds", type=float, default=None)
+    parser.add_argument("--reuse_corpus", action="store_true",
+                        help="keep <work_dir>/data when it holds the corpus already (it is deterministic given the seed)")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     settings = dm.DemoSettings(seed=args.seed)
     if args.quick:
-        settings = dm.DemoSettings(seed=args.seed, vision_seconds=5, audio_seconds=5, num_clips=24, stage1_steps=3,
-                                   stage2_steps=3, sft_steps=3, dpo_steps=2, batch_size=4)
+        settings = dm.DemoSettings(seed=args.seed, num_train_clips=48, num_validation_clips=8, vision_seconds=8, vision_steps=30, audio_steps=10,
+                                   audio_seconds=8, align_video_seconds=5, align_audio_seconds=5, sft_seconds=10,
+                                   dpo_seconds=5)
+    for name in ("sft_seconds", "vision_seconds", "audio_seconds"):
+        if getattr(args, name):
+            setattr(settings, name, getattr(args, name))
+    work = Path(args.work_dir).absolute()
+    data, base = work / "data", work / "base"
     t0 = time.perf_counter()
-    timings = {}
+    timings, info = {}, {}
 
     def log(message):
         print(f"[{time.perf_counter() - t0:6.0f}s] {message}", flush=True)
@@ -90,65 +176,126 @@ def main(argv=None) -> int:
 
     from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
     from modeling_xemogpt.hub import save_pretrained_with_code
-    from processing.tokenizers import build_bpe_tokenizer
-
-    # Training clips render in the background while the tokenizer trains.
-    pool = ProcessPoolExecutor(2)
-    clip_args = [(settings.seed, i, settings.num_frames, settings.max_audio_seconds, settings.image_size,
-                  settings.jpeg_quality) for i in range(settings.num_clips)]
-    pending = pool.map(dm.render_training_clip, clip_args, chunksize=8)
 
     t = time.perf_counter()
-    tokenizer = build_bpe_tokenizer(dm.corpus_texts(2000, settings.seed), vocab_size=settings.vocab_size)
-    config = dm.build_config(settings, tokenizer)
-    model = XEmoGPTForConditionalGeneration(config).eval()
-    processor = XEmoGPTProcessor.for_config(config, tokenizer)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
-    model.generation_config.max_new_tokens = 200
-    model.generation_config.do_sample = False
-    timings["parameters"] = sum(p.numel() for p in model.parameters())
-    log(f"tokenizer {len(tokenizer)} tokens; model {timings['parameters'] / 1e6:.2f} M parameters")
-    t = mark("tokenizer", t)
+    if args.variant == "full":
+        from processing.emocue import load_emocue
+        from processing.synth import generate_corpus
+        from processing.tokenizers import build_bpe_tokenizer
 
-    clips = list(pending)
-    pool.shutdown()
-    mel = dm.mel_features(processor, clips)
-    log(f"rendered {len(clips)} training clips")
-    t = mark("render_clips", t)
-    log(f"vision steps: {dm.pretrain_vision(model, settings, log, clips)}")
-    t = mark("vision_pretraining", t)
-    log(f"audio steps: {dm.pretrain_audio(model, processor, settings, log, clips, mel)}")
-    t = mark("audio_pretraining", t)
-    video, audio = dm.encode_clips(model, processor, clips, mel)
-    log(f"cached features of {len(clips)} clips")
-    t = mark("feature_cache", t)
-    if args.cache_out:
-        torch.save({"records": [c[0] for c in clips], "video": video, "audio": audio}, args.cache_out)
+        torch.set_num_threads(1)
+        total = settings.num_train_clips + settings.num_validation_clips
+        reuse = args.reuse_corpus and len(list((data / "media").rglob("*.mp4"))) == total
+        for item in (work.iterdir() if work.is_dir() else []):
+            if not (reuse and item.name == "data"):
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+        if reuse:
+            shutil.rmtree(data / "features", ignore_errors=True)
+            log(f"corpus: reusing {data} ({total} clips)")
+        else:
+            work.mkdir(parents=True, exist_ok=True)
+            report = generate_corpus(data, total, seed=settings.seed, size=settings.frame_size, num_workers=2,
+                                     split_fractions={"train": settings.num_train_clips / total,
+                                                      "validation": settings.num_validation_clips / total})
+            log(f"corpus: {report.counts} clips in {report.seconds:.0f}s")
+        t = mark("corpus", t)
+        tokenizer = build_bpe_tokenizer(dm.corpus_texts(settings.num_train_clips, settings.seed),
+                                        vocab_size=settings.vocab_size)
+        config = dm.build_config(settings, tokenizer)
+        model = XEmoGPTForConditionalGeneration(config).eval()
+        processor = XEmoGPTProcessor.for_config(config, tokenizer)
+        timings["parameters"] = sum(p.numel() for p in model.parameters())
+        log(f"tokenizer {len(tokenizer)} tokens; model {timings['parameters'] / 1e6:.2f} M parameters")
+        t = mark("tokenizer", t)
 
-    bridges_llm = ("model.language_model", "lm_head")
-    dm.train_lm(model, dm.build_examples(processor, clips, audio, "video"), video, audio, steps=settings.stage1_steps,
-                lr=2e-3, batch_size=settings.batch_size, trainable=("model.video_bridge", "model.video_projector") + bridges_llm,
-                log=log, name="stage1 (VECB)", seed=settings.seed, seconds=settings.stage_seconds[0])
-    t = mark("stage1_vecb", t)
-    dm.train_lm(model, dm.build_examples(processor, clips, audio, "audio"), video, audio, steps=settings.stage2_steps,
-                lr=2e-3, batch_size=settings.batch_size, trainable=("model.audio_bridge", "model.audio_projector") + bridges_llm,
-                log=log, name="stage2 (AECB)", seed=settings.seed, seconds=settings.stage_seconds[1])
-    t = mark("stage2_aecb", t)
-    everything = ("model.video_bridge", "model.video_projector", "model.audio_bridge", "model.audio_projector") + bridges_llm
-    dm.train_lm(model, dm.build_examples(processor, clips, audio, "sft"), video, audio, steps=settings.sft_steps,
-                lr=1.5e-3, batch_size=settings.batch_size, trainable=everything, log=log, name="sft", seed=settings.seed, seconds=settings.stage_seconds[2])
+        train_records = load_emocue(str(data), split="train")
+        val_records = load_emocue(str(data), split="validation")
+        clip_pixels, clip_frame_labels, mel, voice_labels = dm.decode_corpus(train_records, data, processor, settings)
+        pixels = clip_pixels.flatten(0, 1).half()
+        frame_labels = [lab for labs in clip_frame_labels for lab in labs]
+        val_clip_pixels, val_labels, val_mel, val_voice_labels = dm.decode_corpus(val_records, data, processor, settings)
+        val_pixels = val_clip_pixels.flatten(0, 1)
+        val_frame_labels = [lab for labs in val_labels for lab in labs]
+        log(f"decoded {len(frame_labels)} training frames and {len(voice_labels)} voices from the MP4s")
+        t = mark("decode", t)
+
+        steps, vheads = dm.pretrain_vision(model, pixels, frame_labels, settings, log)
+        info["probes"] = {"vision": {k: round(v, 3) for k, v in dm.probe_vision(model, vheads, val_pixels, val_frame_labels).items()}}
+        log(f"vision pretraining: {steps} steps; held-out {info['probes']['vision']}")
+        t = mark("vision_pretraining", t)
+        del pixels
+        steps, aheads = dm.pretrain_audio(model, processor, mel, voice_labels, settings, log)
+        info["probes"]["audio"] = {k: round(v, 3) for k, v in dm.probe_audio(model, aheads, val_mel, val_voice_labels).items()}
+        log(f"audio pretraining: {steps} steps; held-out {info['probes']['audio']}")
+        t = mark("audio_pretraining", t)
+        dm.prefill_feature_cache(model, processor, data, "train", train_records, clip_pixels, mel)
+        dm.prefill_feature_cache(model, processor, data, "validation", val_records, val_clip_pixels, val_mel)
+        log("feature cache filled")
+        t = mark("feature_cache", t)
+        del mel, clip_pixels
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = config.text_config.eos_token_id
+        model.generation_config.max_new_tokens = 200
+        model.generation_config.do_sample = False
+        save_pretrained_with_code(model, processor, base)
+        (work / "pretraining.json").write_text(json.dumps({"probes": info["probes"], "parameters": timings["parameters"]}))
+    else:
+        info = json.loads((work / "pretraining.json").read_text())
+        timings["parameters"] = info["parameters"]
+        variant_base = work / f"base-{args.variant}"
+        model = XEmoGPTForConditionalGeneration.from_pretrained(base)
+        processor = XEmoGPTProcessor.from_pretrained(base)
+        if args.variant == "no_vecb":  # no position table, no bridge layers: frame vectors -> projector directly
+            model.config.vecb_num_layers = 0
+            fresh = XEmoGPTForConditionalGeneration(model.config)
+            fresh.load_state_dict(model.state_dict(), strict=False)
+            fresh.model.video_bridge.position_embedding.data.zero_()
+            model = fresh
+        elif args.variant == "no_aecb":
+            model.config.aecb_num_layers = 0
+            fresh = XEmoGPTForConditionalGeneration(model.config)
+            fresh.load_state_dict(model.state_dict(), strict=False)
+            model = fresh
+        model.generation_config = XEmoGPTForConditionalGeneration.from_pretrained(base).generation_config
+        save_pretrained_with_code(model, processor, variant_base)
+        base = variant_base
+    torch.set_num_threads(args.threads)
+
+    suffix = "" if args.variant == "full" else f"-{args.variant}"
+    modalities = {"full": "video,audio", "no_vecb": "video,audio", "no_aecb": "video,audio", "subtitle_only": ""}[args.variant]
+    current = base
+    if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
+        run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds, log, args.threads)
+        current = work / f"align-video{suffix}"
+        t = mark("stage1_align_video", t)
+    if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
+        run_alignment("audio", current, data, work / f"align-audio{suffix}", settings.align_audio_seconds, log, args.threads)
+        current = work / f"align-audio{suffix}"
+        t = mark("stage2_align_audio", t)
+    extra = {} if modalities else {"modalities": None, "cache_features": "false"}
+    frozen = ("model.video_bridge.position_embedding",) if args.variant == "no_vecb" else ()
+    run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, frozen=frozen,
+            per_device_train_batch_size=settings.sft_batch_size, learning_rate=settings.sft_learning_rate,
+            warmup_steps=20, **extra)
     t = mark("sft", t)
-    dm.train_dpo(model, processor, clips, video, audio, steps=settings.dpo_steps, lr=5e-5, batch_size=8, beta=0.1,
-                 log=log, seed=settings.seed)
+    run_trl("dpo", work / f"sft{suffix}", data, work / f"dpo{suffix}", settings.dpo_seconds, log, frozen=frozen,
+            per_device_train_batch_size=settings.dpo_batch_size, learning_rate=settings.dpo_learning_rate,
+            warmup_steps=2, **extra)
     t = mark("dpo", t)
 
+    model = XEmoGPTForConditionalGeneration.from_pretrained(work / f"dpo{suffix}").eval()
+    processor = XEmoGPTProcessor.from_pretrained(work / f"dpo{suffix}")
+    tok = processor.tokenizer
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = model.config.text_config.eos_token_id
+    model.generation_config.max_new_tokens = 200
+    model.generation_config.do_sample = False
     timings["total"] = time.perf_counter() - t0
-    for p in model.parameters():
-        p.requires_grad_(True)
-    out = save_pretrained_with_code(model, processor, args.output_dir,
-                                    extra_files={"README.md": model_card(settings, timings)})
-    (out / "training_log.json").write_text(json.dumps({"settings": asdict(settings), "timings": timings}, indent=2) + "\n")
+    output_dir = args.output_dir if args.variant == "full" else str(work / f"model{suffix}")
+    out = save_pretrained_with_code(model, processor, output_dir,
+                                    extra_files={"README.md": model_card(settings, timings, info)})
+    (out / "training_log.json").write_text(json.dumps({"settings": asdict(settings), "variant": args.variant,
+                                                       "timings": timings, "probes": info.get("probes")}, indent=2) + "\n")
     log(f"saved {out} (total {timings['total']:.0f}s)")
     return 0
 

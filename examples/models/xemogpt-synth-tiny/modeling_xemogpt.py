@@ -164,7 +164,8 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
         """Module-name prefixes bitsandbytes must not quantize: encoders, projections, LM head and (unless
         `quantize_bridges`) the VECB/AECB. Names are prefixed with `model.` on the generation model."""
         prefix = "" if issubclass(cls, XEmoGPTModel) else f"{cls.base_model_prefix}."
-        skipped = [m for m in cls._quantization_skip_modules if not (quantize_bridges and m in cls._quantization_bridge_modules)]
+        bridges = cls._quantization_bridge_modules if quantize_bridges else ()
+        skipped = [name for name in cls._quantization_skip_modules if name not in bridges]
         return [name if name == "lm_head" else prefix + name for name in skipped]
 
     @classmethod
