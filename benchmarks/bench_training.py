@@ -138,7 +138,8 @@ def bench_alignment_cached_vs_raw() -> dict:
                 save_fresh_model(base, ROOT / "examples/recipes/synth-tiny/model_config.json", corpus_texts(records))
             text_encoder = load_text_encoder(None)
             for stage in ("video", "audio"):
-                args = AlignmentArguments(model_name_or_path=str(base), dataset_name=str(data_dir), shared_embed_dim=128)
+                args = AlignmentArguments(model_name_or_path=str(base), dataset_name=str(data_dir),
+                                          shared_embed_dim=128)
                 step = {}
                 for mode in ("raw", "cached"):
                     torch.manual_seed(0)
@@ -147,8 +148,10 @@ def bench_alignment_cached_vs_raw() -> dict:
                     if mode == "cached":
                         start = time.perf_counter()
                         cache_media_features(records, data_dir, encoders, processor, stage, "train", progress=False)
-                        results[f"{stage}_cache_build_per_clip_s"] = round((time.perf_counter() - start) / len(records), 4)
-                    data = prepare_split(args, stage, "train", records, encoders, processor, text_encoder, mode == "cached")
+                        seconds = time.perf_counter() - start
+                        results[f"{stage}_cache_build_per_clip_s"] = round(seconds / len(records), 4)
+                    data = prepare_split(args, stage, "train", records, encoders, processor, text_encoder,
+                                         mode == "cached")
                     if mode == "cached":
                         data = data.with_format("numpy")
                     training = TrainingArguments(

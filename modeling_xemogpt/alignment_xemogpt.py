@@ -206,7 +206,8 @@ class XEmoGPTForCueAlignment(XEmoGPTPreTrainedModel):
     """Trains one cue bridge (VECB or AECB) against caption embeddings; only bridge-side parameters train.
 
     Example:
-        >>> config = XEmoGPTAlignmentConfig.from_xemogpt_config(model.config, alignment_stage="video", text_embed_dim=384)
+        >>> config = XEmoGPTAlignmentConfig.from_xemogpt_config(model.config, alignment_stage="video",
+        ...                                                     text_embed_dim=384)
         >>> aligner = XEmoGPTForCueAlignment(config)
         >>> out = aligner(video_features=feats, caption_embeds=captions)     # (n, F, Dv), (n, 384)
         >>> out.loss.backward()
@@ -275,14 +276,16 @@ class XEmoGPTForCueAlignment(XEmoGPTPreTrainedModel):
             if pixel_values_videos is None:
                 raise ValueError("the video stage needs `video_features` (n, F, Dv) or `pixel_values_videos`")
             if not hasattr(self.model, "vision_tower"):
-                raise ValueError("this alignment model has no vision encoder (with_encoders=False): pass `video_features`")
+                raise ValueError("this alignment model has no vision encoder (with_encoders=False): pass "
+                                 "`video_features`")
             video_features = self.model.encode_video(pixel_values_videos)
         return video_features.to(self.media_projection.weight.dtype)
 
     def _audio(self, audio_features, audio_features_mask, input_values, input_features, audio_attention_mask):
         if audio_features is None:
             if not hasattr(self.model, "audio_tower"):
-                raise ValueError("this alignment model has no audio encoder (with_encoders=False): pass `audio_features`")
+                raise ValueError("this alignment model has no audio encoder (with_encoders=False): pass "
+                                 "`audio_features`")
             audio_features, mask = self.model.encode_audio(input_values, input_features, audio_attention_mask)
         elif audio_features_mask is None:
             mask = torch.ones(audio_features.shape[:2], dtype=torch.bool, device=audio_features.device)
@@ -450,30 +453,30 @@ def load_aligned_bridges(model, source) -> list[str]:
     stage = meta.get("stage")
     if stage not in STAGE_BRIDGE:
         raise ValueError(f"{source}: not an aligned-bridge checkpoint (metadata has no stage)")
-    expected = bridge_metadata(config, stage)
-    for key in set(expected) - {"format"}:
-        if key in meta and meta[key] != expected[key]:
+    wanted = bridge_metadata(config, stage)
+    for key in set(wanted) - {"format"}:
+        if key in meta and meta[key] != wanted[key]:
             raise ValueError(
-                f"the aligned {stage} bridge was trained with {key}={meta[key]!r} but the model has {expected[key]!r}"
+                f"the aligned {stage} bridge was trained with {key}={meta[key]!r} but the model has {wanted[key]!r}"
             )
-    prefix = "" if model.base_model_prefix == "model" and hasattr(model, "model") else "model."
+    strip = not hasattr(model, "model")  # an XEmoGPTModel names its parts without the "model." prefix
+    tensors = {(key.removeprefix("model.") if strip else key): value for key, value in tensors.items()}
+    bridge_prefix = ("" if strip else "model.") + STAGE_BRIDGE[stage] + "."
     own = model.state_dict()
-    for key, value in tensors.items():
-        name = key if not prefix else key[len(prefix):]
-        if name not in own:
-            raise ValueError(f"the model has no parameter {name!r} (the aligned bridge does not fit this model)")
+    expected = {key for key in own if key.startswith(bridge_prefix)}
+    if expected != set(tensors):
+        odd = sorted(set(tensors) ^ expected)[:3]
+        raise ValueError(f"the aligned {stage} bridge does not fit this model (names differ: {odd}; another number "
+                         "of layers?)")
+    for name, value in tensors.items():
         if own[name].shape != value.shape:
             raise ValueError(
                 f"{name}: the aligned bridge has shape {tuple(value.shape)} but the model has {tuple(own[name].shape)}"
             )
-    names = [key if not prefix else key[len(prefix):] for key in tensors]
-    missing = [k for k in own if k.startswith(f"{'' if prefix else 'model.'}{STAGE_BRIDGE[stage]}.") and k not in names]
-    if missing:
-        raise ValueError(f"the aligned {stage} bridge lacks {missing[:3]} (different number of layers?)")
     with torch.no_grad():
-        for key, name in zip(tensors, names):
-            own[name].copy_(tensors[key].to(own[name].dtype))
-    return names
+        for name, value in tensors.items():
+            own[name].copy_(value.to(own[name].dtype))
+    return sorted(tensors)
 
 
 __all__ = [

@@ -87,7 +87,7 @@ def test_shuffling_after_the_position_table_leaves_the_pooled_clip_vector_unchan
     before = aligner(shuffle_after_positions=False, model={"num_frames": 8}).double().eval()
     before.load_state_dict(after.state_dict())
     with torch.no_grad():
-        # published bug: identical pooled vector and order logits (up to float64 rounding of sums taken in another order)
+        # published bug: identical pooled vector and order logits (up to float64 rounding: sums in another order)
         torch.testing.assert_close(after.pool_clip(frames, perms), after.pool_clip(frames), rtol=0, atol=1e-12)
         torch.testing.assert_close(after.order_logits(frames, perms), after.order_logits(frames), rtol=0, atol=1e-12)
         # fixed: the same weights see a different clip
@@ -302,16 +302,17 @@ def _argv(recipe, corpus, base, out, *extra):
 
 
 def test_align_video_trains_on_cached_features_and_the_output_is_a_complete_model(corpus, base, cached, tmp_path):
-    from processing.training.align import main
+    from processing.cli import main  # xemogpt train align-video ...
 
-    assert main(_argv("align_video.yaml", corpus, base, tmp_path / "out"), "video") == 0
+    assert main(["train", "align-video", *_argv("align_video.yaml", corpus, base, tmp_path / "out")]) == 0
     out = tmp_path / "out"
     results = json.loads((out / "alignment_results.json").read_text())["results"]
     assert {"media_to_caption_r1", "chance_r1", "order_accuracy"} <= set(results)
     aligned = XEmoGPTForCueAlignment.from_pretrained(out / "alignment")
     assert aligned.config.alignment_stage == "video" and not hasattr(aligned.model, "vision_tower")
     full = XEmoGPTForConditionalGeneration.from_pretrained(out)  # the next stage's model_name_or_path
-    torch.testing.assert_close(full.model.video_bridge.position_embedding, aligned.model.video_bridge.position_embedding)
+    torch.testing.assert_close(full.model.video_bridge.position_embedding,
+                               aligned.model.video_bridge.position_embedding)
     fresh, _ = tiny_model_and_processor(seed=7)
     load_aligned_bridges(fresh, out)
     torch.testing.assert_close(fresh.model.video_bridge.layers[0].mlp.fc1.weight,

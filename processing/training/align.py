@@ -222,32 +222,32 @@ def attach_features(records, columns_from: Sequence) -> "datasets.Dataset":  # n
 
 
 def prepare_split(args, stage: str, split: str, records, encoders, processor, text_encoder, use_cache: bool):
-    """The split with its caption embeddings (and cached media features with `use_cache`), rows without the stage's
-    media dropped."""
+    """The split with its caption embeddings (and, with `use_cache`, the cached encoder outputs) attached, each cached
+    first if needed (resuming an unfinished cache). Rows without the stage's media are dropped."""
     from .feature_cache import (
         cache_caption_embeddings,
+        cache_dir_for,
         cache_media_features,
         caption_cache_key,
-        default_cache_dir,
         load_cached_split,
         media_cache_key,
+        split_complete,
     )
 
-    root = Path(args.feature_cache) if args.feature_cache else Path(args.dataset_name) / "features"
-    dataset_dir = root.parent
     column = CAPTION_COLUMN[stage]
-    key = caption_cache_key(text_encoder, column)
-    cache_dir = root / default_cache_dir(dataset_dir, key).name
-    if not (cache_dir / "cache.json").is_file() or not _split_complete(cache_dir, split):
-        cache_caption_embeddings(records, dataset_dir, text_encoder, column, split, cache_dir=cache_dir)
-    cached = [load_cached_split(cache_dir, split, key=key, records=records)]
+    keys = [caption_cache_key(text_encoder, column)]
     if use_cache:
-        key = media_cache_key(encoders, processor, stage)
-        cache_dir = _media_cache_dir(root, key, args.feature_cache is not None)
-        if not _split_complete(cache_dir, split):
-            cache_media_features(records, dataset_dir, encoders, processor, stage, split, cache_dir=cache_dir,
-                                 batch_size=args.cache_batch_size, shard_size=args.cache_shard_size,
-                                 num_proc=args.cache_num_proc, backend=args.media_backend)
+        keys.append(media_cache_key(encoders, processor, stage))
+    cached = []
+    for key in keys:
+        cache_dir = cache_dir_for(key, args.dataset_name, args.feature_cache)
+        if not split_complete(cache_dir, split):
+            if key["kind"] == stage:
+                cache_media_features(records, None, encoders, processor, stage, split, cache_dir=cache_dir,
+                                     batch_size=args.cache_batch_size, shard_size=args.cache_shard_size,
+                                     num_proc=args.cache_num_proc, backend=args.media_backend)
+            else:
+                cache_caption_embeddings(records, None, text_encoder, column, split, cache_dir=cache_dir)
         cached.append(load_cached_split(cache_dir, split, key=key, records=records))
     data = attach_features(records, cached)
     if stage == "audio" and use_cache:  # rows without any audio have nothing to align
@@ -255,36 +255,6 @@ def prepare_split(args, stage: str, split: str, records, encoders, processor, te
         if len(keep) < len(data):
             data = data.select(keep)
     return data
-
-
-def _split_complete(cache_dir: Path, split: str) -> bool:
-    path = cache_dir / "cache.json"
-    if not path.is_file():
-        return False
-    entry = json.loads(path.read_text())["splits"].get(split) or {}
-    return bool(entry.get("complete"))
-
-
-def _media_cache_dir(root: Path, key: Mapping, explicit: bool) -> Path:
-    """The cache folder for `key` under `root`. With an explicit `--feature_cache`, a folder that holds only caches of
-    other encoders for this kind is refused rather than silently filled with a second cache."""
-    from .feature_cache import FeatureCacheError, _describe_difference, _read_manifest, find_caches, fingerprint
-
-    target = root / f"{key['kind']}-{fingerprint(key)}"
-    if (root / "cache.json").is_file():  # pointed at one cache folder
-        manifest = _read_manifest(root)
-        if manifest["key"] != dict(key):
-            raise FeatureCacheError(f"the feature cache {root} no longer matches the model: "
-                                    f"{_describe_difference(manifest['key'], key)}. Rebuild it (delete the folder) or "
-                                    "drop --feature_cache to cache into the dataset folder")
-        return root
-    if explicit and not target.exists():
-        others = find_caches(root, key["kind"])
-        if others:
-            raise FeatureCacheError(f"the {key['kind']} feature cache at {others[0]} no longer matches the model: "
-                                    f"{_describe_difference(_read_manifest(others[0])['key'], key)}. Delete it to "
-                                    "rebuild, or drop --feature_cache")
-    return target
 
 
 class AlignmentCollator:
@@ -315,10 +285,12 @@ class AlignmentCollator:
                 batch["pixel_values_videos"] = self.processor._video_pixels(frames)
             return batch
         if rows[0].get("audio_features") is not None:
-            feats = [torch.as_tensor(np.asarray(row["audio_features"]), dtype=torch.float32) for row in rows]
+            feats = [torch.from_numpy(np.array(row["audio_features"], dtype=np.float32)) for row in rows]
             longest = max(len(f) for f in feats)
-            batch["audio_features"] = torch.stack([torch.nn.functional.pad(f, (0, 0, 0, longest - len(f))) for f in feats])
-            batch["audio_features_mask"] = torch.arange(longest)[None, :] < torch.tensor([len(f) for f in feats])[:, None]
+            lengths = torch.tensor([len(f) for f in feats])
+            padded = [torch.nn.functional.pad(f, (0, 0, 0, longest - len(f))) for f in feats]
+            batch["audio_features"] = torch.stack(padded)
+            batch["audio_features_mask"] = torch.arange(longest)[None, :] < lengths[:, None]
             return batch
         waves = [decode_media(row, "audio", self.processor, self.backend) for row in rows]
         if any(w is None for w in waves):
@@ -332,33 +304,39 @@ class AlignmentCollator:
 # ---- evaluation -------------------------------------------------------------------------------------------------
 
 
-def _order_resolvable(records) -> list[bool] | None:
-    """EmoCue-Synth only (rows with `factors`): clips whose frames change over time (a nod, shake or turn, or an
-    expression that appears/fades). In a static clip the shuffled frames are as likely as the original order."""
+def _motion_kinds(records) -> list[str] | None:
+    """EmoCue-Synth only (rows with `factors`): how frame order shows in each clip. "periodic": the head nods or
+    shakes; "monotone": it turns away or the expression appears / fades (and no nod or shake); "static": nothing
+    changes, so a shuffled clip is as likely as the original and no model can tell them apart."""
     if "factors" not in records.column_names:
         return None
-    out = []
+    kinds = []
     for text in records["factors"]:
         try:
-            factors = json.loads(text) if text else {}
+            f = json.loads(text) if text else {}
         except json.JSONDecodeError:
             return None
-        out.append(factors.get("dynamics", "steady") != "steady" or factors.get("head", "still") != "still")
-    return out
+        if f.get("head") in ("nodding", "shaking"):
+            kinds.append("periodic")
+        elif f.get("head") == "turning away" or f.get("dynamics", "steady") != "steady":
+            kinds.append("monotone")
+        else:
+            kinds.append("static")
+    return kinds
 
 
 def evaluate_alignment(model, data, collator, *, batch_size: int = 256, seed: int = 0) -> dict:
     """Held-out metrics: media->caption and caption->media retrieval R@1 / R@5 over the whole split (a retrieved
     caption counts when its text equals the clip's own; `chance_r1` is the expected R@1 of a random ranking), and for
-    video the frame-order accuracy (each clip once in order, once shuffled; also split into clips whose frames change
-    and static ones when the rows say which)."""
+    video the frame-order accuracy (each clip once in order, once shuffled; for EmoCue-Synth rows also per kind of
+    motion, see `_motion_kinds`)."""
     model.eval()
-    media, text, order_logits, order_labels = [], [], [], []
+    media, text, order_logits = [], [], []
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(seed)
         for start in range(0, len(data), batch_size):
-            rows = [data[i] for i in range(start, min(start + batch_size, len(data)))]
-            batch = collator(rows)
+            chunk = data[start:start + batch_size]
+            batch = collator([dict(zip(chunk, values)) for values in zip(*chunk.values())])
             captions = batch.pop("caption_embeds")
             text.append(model.embed_text(captions))
             media.append(model.embed_media(**batch))
@@ -383,13 +361,17 @@ def evaluate_alignment(model, data, collator, *, batch_size: int = 256, seed: in
         logits = torch.cat(order_logits)  # (n, 2 [in order, shuffled], 2)
         correct = torch.stack([logits[:, 0].argmax(-1) == 0, logits[:, 1].argmax(-1) == 1], 1).float()
         results["order_accuracy"] = round(correct.mean().item(), 4)
-        moving = _order_resolvable(data)
-        if moving is not None:
-            mask = torch.tensor(moving)
-            for name, rows in (("order_accuracy_changing_clips", mask), ("order_accuracy_static_clips", ~mask)):
+        kinds = _motion_kinds(data)
+        if kinds is not None:
+            kinds = np.array(kinds)
+            changing = torch.from_numpy(kinds != "static")
+            if changing.any():
+                results["order_accuracy_changing_clips"] = round(correct[changing].mean().item(), 4)
+            for kind in ("monotone", "periodic", "static"):
+                rows = torch.from_numpy(kinds == kind)
                 if rows.any():
-                    results[name] = round(correct[rows].mean().item(), 4)
-            results["share_static_clips"] = round(1 - mask.float().mean().item(), 4)
+                    results[f"order_accuracy_{kind}_clips"] = round(correct[rows].mean().item(), 4)
+                    results[f"share_{kind}_clips"] = round(rows.float().mean().item(), 4)
     return results
 
 

@@ -84,12 +84,12 @@ def fingerprint(key: Mapping) -> str:
 
 def media_encoders(model):
     """The object that owns `encode_video` / `encode_audio` and the frozen towers in `model`: an XEmoGPTModel,
-    XEmoGPTForConditionalGeneration, or an alignment model built with its encoders."""
-    if hasattr(model, "encode_video"):
-        return model
-    inner = getattr(model, "model", None)
-    if inner is not None and hasattr(inner, "encode_video"):
-        return inner
+    XEmoGPTForConditionalGeneration (also PEFT-wrapped), or an alignment model built with its encoders."""
+    candidate = model
+    for _ in range(4):
+        if hasattr(candidate, "encode_video"):
+            return candidate
+        candidate = getattr(candidate, "model", None)
     raise TypeError(f"{type(model).__name__} has no frozen encoders (encode_video / encode_audio)")
 
 
@@ -112,7 +112,8 @@ def media_cache_key(model, processor, kind: str) -> dict:
     if tower is None:
         raise TypeError(f"{type(model).__name__} has no {kind} encoder")
     if kind == "video" and processor.num_frames != config.num_frames:
-        raise FeatureCacheError(f"the processor samples {processor.num_frames} frames but the model has {config.num_frames}")
+        raise FeatureCacheError(f"the processor samples {processor.num_frames} frames but the model has "
+                                f"{config.num_frames}")
     return {"format": CACHE_FORMAT, "kind": kind, "encoder_config": _clean(encoder_config),
             "encoder_dtype": str(next(tower.parameters()).dtype), "weights_sha256": weights_sha256(tower),
             "preprocessing": _clean(preprocessing)}
@@ -129,7 +130,8 @@ def _describe_difference(old: Mapping, new: Mapping) -> str:
         a, b = old.get(field) or {}, new.get(field) or {}
         changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
         if changed:
-            shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in changed[:3] if not isinstance(a.get(k), dict))
+            shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in changed[:3]
+                              if not isinstance(a.get(k), dict))
             parts.append(f"{label} ({shown or ', '.join(changed[:3])})")
     if old.get("weights_sha256") != new.get("weights_sha256") and not parts:
         parts.append("encoder weights")
@@ -253,6 +255,46 @@ def default_cache_dir(dataset_dir, key: Mapping) -> Path:
     return Path(dataset_dir) / FEATURES_DIR / f"{key['kind']}-{fingerprint(key)}"
 
 
+def split_complete(cache_dir, split: str) -> bool:
+    """True when `cache_dir` holds a finished cache of `split`."""
+    path = Path(cache_dir) / MANIFEST
+    if not path.is_file():
+        return False
+    return bool((json.loads(path.read_text())["splits"].get(split) or {}).get("complete"))
+
+
+def cache_dir_for(key: Mapping, dataset_dir=None, feature_cache=None) -> Path:
+    """Where the cache for `key` lives: `<dataset_dir>/features/<kind>-<fingerprint>` by default.
+
+    `feature_cache`: a features folder to use instead (a folder in it that holds only caches of *other* encoders for
+    this kind is refused rather than joined by a second cache), or one cache folder (used for its own kind, refused if
+    it does not match `key`; other kinds go next to it).
+    """
+    if feature_cache is None:
+        if dataset_dir is None or not Path(dataset_dir).is_dir():
+            raise FeatureCacheError(f"{dataset_dir} is not a local dataset folder: give a folder for the feature cache")
+        return default_cache_dir(dataset_dir, key)
+    root = Path(feature_cache)
+    if (root / MANIFEST).is_file():  # one cache folder
+        manifest = _read_manifest(root)
+        if manifest["key"].get("kind") != key["kind"]:
+            root = root.parent
+        elif manifest["key"] != dict(key):
+            raise FeatureCacheError(f"the feature cache {root} no longer matches the model: "
+                                    f"{_describe_difference(manifest['key'], key)}. Delete it to rebuild it, or point "
+                                    "at a cache of these encoders")
+        else:
+            return root
+    target = root / f"{key['kind']}-{fingerprint(key)}"
+    if not target.exists():
+        others = find_caches(root, key["kind"]) if root.is_dir() else []
+        if others:
+            raise FeatureCacheError(f"the {key['kind']} feature cache at {others[0]} no longer matches the model: "
+                                    f"{_describe_difference(_read_manifest(others[0])['key'], key)}. Delete it to "
+                                    "rebuild it")
+    return target
+
+
 def _features_for(key: Mapping, width: int | None = None, num_frames: int | None = None):
     import datasets
 
@@ -266,6 +308,13 @@ def _features_for(key: Mapping, width: int | None = None, num_frames: int | None
         column = kind.split("-", 1)[1]
         columns = {f"{column}_embeds": datasets.Sequence(datasets.Value("float32"), length=width)}
     return datasets.Features({"id": datasets.Value("string"), **columns})
+
+
+_JOB: dict = {}  # the running build's compute function; worker processes (forked by datasets.map) inherit it
+
+
+def _run_job(batch):
+    return _JOB["compute"](batch)
 
 
 def build_cache(records, cache_dir, split: str, key: Mapping, compute, features, *, batch_size: int = 16,
@@ -283,7 +332,8 @@ def build_cache(records, cache_dir, split: str, key: Mapping, compute, features,
     manifest_path = cache_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"key": dict(key), "splits": {}}
     if manifest["key"] != dict(key):
-        raise FeatureCacheError(f"{cache_dir} was built for other encoders ({_describe_difference(manifest['key'], key)})")
+        raise FeatureCacheError(f"{cache_dir} was built for other encoders "
+                                f"({_describe_difference(manifest['key'], key)})")
     signature = rows_signature(records, key["kind"])
     entry = manifest["splits"].get(split)
     if entry is None or entry.get("rows_signature") != signature or entry.get("shard_size") != shard_size:
@@ -292,6 +342,7 @@ def build_cache(records, cache_dir, split: str, key: Mapping, compute, features,
     manifest["splits"][split] = entry
     starts = list(range(0, len(records), shard_size)) or [0]
     todo = [s for s in starts if not _shard_done(cache_dir, entry, s)]
+    _JOB["compute"] = compute  # not pickled: models with parametrized modules (HuBERT's weight norm) cannot be
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     bar = tqdm(total=len(records), desc=f"caching {key['kind']} ({split})", unit="clip", disable=not progress,
@@ -302,18 +353,19 @@ def build_cache(records, cache_dir, split: str, key: Mapping, compute, features,
             name = f"shard-{start // shard_size:05d}"
             part = records.select(range(start, stop))
             out = part.map(
-                compute, batched=True, batch_size=batch_size, remove_columns=part.column_names, features=features,
+                _run_job, batched=True, batch_size=batch_size, remove_columns=part.column_names, features=features,
                 cache_file_name=str(cache_dir / split / f"{name}.arrow"), load_from_cache_file=False,
-                new_fingerprint=f"{fingerprint(key)}-{split}-{name}-{signature[:16]}",
+                new_fingerprint=hashlib.sha256(f"{fingerprint(key)}-{split}-{name}-{signature}".encode()).hexdigest()[:32],
                 num_proc=num_proc if num_proc and num_proc > 1 and stop - start > 1 else None,
             )
-            entry["shards"][str(start)] = {"rows": stop - start,
-                                           "files": [os.path.relpath(f["filename"], cache_dir) for f in out.cache_files]}
+            files = [os.path.relpath(f["filename"], cache_dir) for f in out.cache_files]
+            entry["shards"][str(start)] = {"rows": stop - start, "files": files}
             _write_json(manifest_path, manifest)
             bar.update(stop - start)
         entry["complete"] = True
         _write_json(manifest_path, manifest)
     finally:
+        _JOB.clear()
         bar.close()
         if bars_were_on:
             datasets.enable_progress_bars()
@@ -329,7 +381,10 @@ def cache_media_features(records, dataset_dir, model, processor, kind: str, spli
                          batch_size: int = 16, shard_size: int = 256, num_proc: int | None = None,
                          backend: str = "auto", progress: bool = True) -> Path:
     """Decode and encode the `kind` ("video"/"audio") media of `records` (one split of an EmoCue dataset) into the
-    cache under `dataset_dir/features/` (or `cache_dir`). Returns the cache folder."""
+    cache under `dataset_dir/features/` (or `cache_dir`). Returns the cache folder.
+
+    `num_proc` > 1 decodes and encodes in that many forked processes (they inherit the model; fork start method,
+    i.e. Linux); each runs torch single-threaded."""
     import torch
 
     key = media_cache_key(model, processor, kind)
@@ -347,7 +402,8 @@ def cache_media_features(records, dataset_dir, model, processor, kind: str, spli
         if kind == "video":
             return {"id": batch["id"], "video_features": encode_video_rows(encoders, processor, media).numpy()}
         feats = encode_audio_rows(encoders, processor, media)
-        return {"id": batch["id"], "audio_features": [f.numpy() for f in feats], "audio_length": [len(f) for f in feats]}
+        return {"id": batch["id"], "audio_features": [f.numpy() for f in feats],
+                "audio_length": [len(f) for f in feats]}
 
     columns = [c for c in ("id", "video", "audio") if c in records.column_names]
     features = _features_for(key, width, config.num_frames)
@@ -433,7 +489,8 @@ def load_text_encoder(name_or_path: str | None = None):
     try:
         return SentenceTextEncoder(name_or_path)
     except (OSError, ValueError) as exc:
-        raise XEmoGPTError(f"cannot load the caption encoder {name_or_path!r}: {str(exc).splitlines()[0][:200]}") from exc
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise XEmoGPTError(f"cannot load the caption encoder {name_or_path!r}: {reason}") from exc
 
 
 def caption_cache_key(text_encoder, column: str) -> dict:
@@ -483,7 +540,9 @@ def load_cached_split(cache_dir, split: str, *, key: Mapping | None = None, reco
         raise FeatureCacheError(f"{cache_dir}: split {split!r} is only partly cached ({done} of {entry['num_rows']} "
                                 "rows); run the caching again to finish it (finished shards are kept)")
     if records is not None:
-        if len(records) != entry["num_rows"] or rows_signature(records, manifest["key"]["kind"]) != entry["rows_signature"]:
+        same = len(records) == entry["num_rows"] and rows_signature(records, manifest["key"]["kind"]) == (
+            entry["rows_signature"])
+        if not same:
             raise FeatureCacheError(
                 f"{cache_dir}: split {split!r} was cached for other rows or media files (the dataset changed since: "
                 f"{len(records)} rows now, {entry['num_rows']} cached). Delete the cache folder to rebuild it"
@@ -559,7 +618,8 @@ def open_feature_cache(path, model=None, processor=None) -> FeatureCache:
     holding caches of other encoders only is refused (FeatureCacheError)."""
     caches = [p for p in find_caches(path) if _read_manifest(p)["key"]["kind"] in MEDIA_KINDS]
     if not caches:
-        raise FeatureCacheError(f"{path}: no feature cache found (expected {FEATURES_DIR}/<kind>-<fingerprint>/{MANIFEST})")
+        raise FeatureCacheError(f"{path}: no feature cache found (expected "
+                                f"{FEATURES_DIR}/<kind>-<fingerprint>/{MANIFEST})")
     if model is not None and processor is not None:
         chosen = []
         for kind in MEDIA_KINDS:
