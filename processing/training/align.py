@@ -348,7 +348,9 @@ def evaluate_alignment(model, data, collator, *, batch_size: int = 256, seed: in
                 order_logits.append(torch.stack([model.order_logits(frames), model.order_logits(frames, perms)], 1))
     media, text = torch.cat(media), torch.cat(text)
     captions = list(data[CAPTION_COLUMN[model.stage]])
-    same = torch.tensor([[a == b for b in captions] for a in captions])
+    index = {text: i for i, text in enumerate(dict.fromkeys(captions))}
+    ids = torch.tensor([index[text] for text in captions])
+    same = ids[:, None] == ids[None, :]
     sims = media @ text.T
     results = {"num_clips": len(captions), "num_distinct_captions": len(set(captions))}
     for name, matrix, hits in (("media_to_caption", sims, same), ("caption_to_media", sims.T, same.T)):

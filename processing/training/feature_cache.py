@@ -272,7 +272,8 @@ def cache_dir_for(key: Mapping, dataset_dir=None, feature_cache=None) -> Path:
     """
     if feature_cache is None:
         if dataset_dir is None or not Path(dataset_dir).is_dir():
-            raise FeatureCacheError(f"{dataset_dir} is not a local dataset folder: give a folder for the feature cache")
+            raise FeatureCacheError(f"{dataset_dir} is not a local dataset folder: pass --feature_cache DIR (where to "
+                                    "keep the cached features)")
         return default_cache_dir(dataset_dir, key)
     root = Path(feature_cache)
     if (root / MANIFEST).is_file():  # one cache folder
