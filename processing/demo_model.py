@@ -392,9 +392,9 @@ def probe_audio(model, heads, mel, labels) -> dict:
 # ---- wall-clock schedule for the TRL / Trainer stages ----------------------------------------------------------
 
 
-def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str = ""):
-    """A `TrainerCallback` that scales the learning rate by a cosine over `seconds` of wall time (on top of the
-    trainer's own warmup/constant schedule) and stops training when the time is up."""
+def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str = "", max_steps: int | None = None):
+    """A `TrainerCallback` that scales the learning rate by a cosine over `seconds` of wall time or `max_steps` steps,
+    whichever comes first (on top of the trainer's own warmup/constant schedule), and stops training there."""
     from transformers import TrainerCallback
 
     class WallClock(TrainerCallback):
@@ -403,18 +403,22 @@ def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str
         def on_train_begin(self, args, state, control, **kwargs):
             self.start = time.perf_counter()
 
+        def fraction(self, state):
+            frac = (time.perf_counter() - self.start) / seconds
+            return min(1.0, max(frac, state.global_step / max_steps if max_steps else 0.0))
+
         def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
-            frac = min(1.0, (time.perf_counter() - self.start) / seconds)
+            frac = self.fraction(state)
             scale = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
             if optimizer is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = group["lr"] * scale
 
         def on_step_end(self, args, state, control, **kwargs):
-            if time.perf_counter() - self.start >= seconds:
+            if self.fraction(state) >= 1.0:
                 control.should_training_stop = True
                 if log:
-                    log(f"{name}: {seconds:.0f} s budget reached after {state.global_step} steps")
+                    log(f"{name}: budget ({seconds:.0f} s / {max_steps} steps) reached after {state.global_step} steps")
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if log and logs:

@@ -138,46 +138,15 @@ def decode(records, processor) -> list[dict]:
 
 
 @torch.no_grad()
-def generate(model, processor, clips, *, features=None, batch_size=16, max_new_tokens=200) -> list[str]:
-    """Greedy explanations. `features`: None = raw media (the real pipeline); else per clip (video (F, Dv) or None,
-    audio (T, Da) or None) from the same frozen encoders (ablations)."""
+def generate(model, processor, clips, *, batch_size=16, max_new_tokens=200) -> list[str]:
+    """Greedy explanations of decoded clips (a clip without `frames` / `audio` gets a prompt without that medium)."""
     tok = processor.tokenizer
     texts = []
     for start in range(0, len(clips), batch_size):
-        chunk = clips[start:start + batch_size]
-        if features is None:
-            inputs = dict(processor.prepare_clips(chunk))
-        else:
-            feats = features[start:start + batch_size]
-            stub = [{"subtitle": c["subtitle"], "frames": c["frames"] if f[0] is not None else None,
-                     "audio": c["audio"] if f[1] is not None else None} for c, f in zip(chunk, feats)]
-            raw = processor.prepare_clips(stub)
-            inputs = {"input_ids": raw["input_ids"], "attention_mask": raw["attention_mask"]}
-            video = [f[0] for f in feats if f[0] is not None]
-            audio = [f[1] for f in feats if f[1] is not None]
-            if video:
-                inputs["video_features"] = torch.stack(video)
-            if audio:
-                longest = max(len(a) for a in audio)
-                inputs["audio_features"] = torch.zeros(len(audio), longest, audio[0].shape[-1])
-                inputs["audio_features_mask"] = torch.zeros(len(audio), longest, dtype=torch.bool)
-                for i, a in enumerate(audio):
-                    inputs["audio_features"][i, :len(a)], inputs["audio_features_mask"][i, :len(a)] = a, True
+        inputs = dict(processor.prepare_clips(clips[start:start + batch_size]))
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
         texts += tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     return [t.strip() for t in texts]
-
-
-@torch.no_grad()
-def encode(model, processor, clips, batch_size=32):
-    out = []
-    for start in range(0, len(clips), batch_size):
-        inputs = processor.prepare_clips(clips[start:start + batch_size])
-        video = model.model.encode_video(inputs["pixel_values_videos"])
-        hidden, mask = model.model.encode_audio(input_features=inputs["input_features"],
-                                                audio_attention_mask=inputs["audio_attention_mask"])
-        out += [(v, h[m]) for v, h, m in zip(video, hidden, mask)]
-    return out
 
 
 # ---- baselines -------------------------------------------------------------------------------------------------

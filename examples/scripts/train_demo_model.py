@@ -93,7 +93,7 @@ def recipe_argv(recipe: str, **overrides) -> list[str]:
     return argv
 
 
-def run_alignment(stage, base, data, out, seconds, log, threads):
+def run_alignment(stage, base, data, out, seconds, log, threads, max_steps=None):
     from processing.training import align
 
     args, targs = align.parse_args(recipe_argv(
@@ -101,13 +101,13 @@ def run_alignment(stage, base, data, out, seconds, log, threads):
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
         save_strategy="no", logging_steps=100, num_threads=threads,
     ))
-    summary = align.train_alignment(args, targs, stage, callbacks=[dm.wall_clock_callback(seconds, log=log, name=f"align-{stage}")])
+    summary = align.train_alignment(args, targs, stage, callbacks=[dm.wall_clock_callback(seconds, log=log, name=f"align-{stage}", max_steps=max_steps)])
     log(f"align-{stage}: {summary['global_step']} steps, held-out: "
         + json.dumps({k: round(v, 3) for k, v in summary["results"].items() if isinstance(v, float)}))
     return summary
 
 
-def run_trl(kind, model_path, data, out, seconds, log, frozen=(), **overrides):
+def run_trl(kind, model_path, data, out, seconds, log, frozen=(), max_steps=None, **overrides):
     """SFT or DPO with the project's trainer built from the synth-tiny recipe + overrides, on cached features.
     `frozen`: parameter names kept as they are (the no-VECB ablation's all-zero position table)."""
     from processing.training import dpo, sft
@@ -130,7 +130,7 @@ def run_trl(kind, model_path, data, out, seconds, log, frozen=(), **overrides):
         if name in frozen:
             param.requires_grad_(False)
             param.data.zero_()
-    trainer.add_callback(dm.wall_clock_callback(seconds, log=log, name=kind))
+    trainer.add_callback(dm.wall_clock_callback(seconds, log=log, name=kind, max_steps=max_steps))
     result = trainer.train()
     trainer.save_model(out)
     log(f"{kind}: {trainer.state.global_step} steps, loss {result.training_loss:.3f}")
@@ -151,6 +151,9 @@ def main(argv=None) -> int:
     parser.add_argument("--audio_seconds", type=float, default=None)
     parser.add_argument("--reuse_corpus", action="store_true",
                         help="keep <work_dir>/data when it holds the corpus already (it is deterministic given the seed)")
+    parser.add_argument("--match_steps", default=None,
+                        help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): stop each stage after "
+                             "that many optimizer steps (wall caps then 3x longer), so an ablation gets the same updates")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
@@ -261,24 +264,33 @@ def main(argv=None) -> int:
         base = variant_base
     torch.set_num_threads(args.threads)
 
+    steps = {}
+    match = json.loads(args.match_steps) if args.match_steps else {}
+    if match:
+        for name in ("align_video_seconds", "align_audio_seconds", "sft_seconds", "dpo_seconds"):
+            setattr(settings, name, 3 * getattr(settings, name))
     suffix = "" if args.variant == "full" else f"-{args.variant}"
     modalities = {"full": "video,audio", "no_vecb": "video,audio", "no_aecb": "video,audio", "subtitle_only": ""}[args.variant]
     current = base
     if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
-        run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds, log, args.threads)
+        steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
+                                             log, args.threads, match.get("align_video"))["global_step"]
         current = work / f"align-video{suffix}"
         t = mark("stage1_align_video", t)
     if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
-        run_alignment("audio", current, data, work / f"align-audio{suffix}", settings.align_audio_seconds, log, args.threads)
+        steps["align_audio"] = run_alignment("audio", current, data, work / f"align-audio{suffix}", settings.align_audio_seconds,
+                                             log, args.threads, match.get("align_audio"))["global_step"]
         current = work / f"align-audio{suffix}"
         t = mark("stage2_align_audio", t)
     extra = {} if modalities else {"modalities": None, "cache_features": "false"}
     frozen = ("model.video_bridge.position_embedding",) if args.variant == "no_vecb" else ()
-    run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, frozen=frozen,
+    steps["sft"] = run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, frozen=frozen,
+            max_steps=match.get("sft"),
             per_device_train_batch_size=settings.sft_batch_size, learning_rate=settings.sft_learning_rate,
             warmup_steps=20, **extra)
     t = mark("sft", t)
-    run_trl("dpo", work / f"sft{suffix}", data, work / f"dpo{suffix}", settings.dpo_seconds, log, frozen=frozen,
+    steps["dpo"] = run_trl("dpo", work / f"sft{suffix}", data, work / f"dpo{suffix}", settings.dpo_seconds, log, frozen=frozen,
+            max_steps=match.get("dpo"),
             per_device_train_batch_size=settings.dpo_batch_size, learning_rate=settings.dpo_learning_rate,
             warmup_steps=2, **extra)
     t = mark("dpo", t)
@@ -295,7 +307,8 @@ def main(argv=None) -> int:
     out = save_pretrained_with_code(model, processor, output_dir,
                                     extra_files={"README.md": model_card(settings, timings, info)})
     (out / "training_log.json").write_text(json.dumps({"settings": asdict(settings), "variant": args.variant,
-                                                       "timings": timings, "probes": info.get("probes")}, indent=2) + "\n")
+                                                       "timings": timings, "steps": steps,
+                                                       "probes": info.get("probes")}, indent=2) + "\n")
     log(f"saved {out} (total {timings['total']:.0f}s)")
     return 0
 
