@@ -191,7 +191,8 @@ class XEmoGPTProcessor(ProcessorMixin):
 
     # ---- media ----------------------------------------------------------------------------------------------------
 
-    def _video_pixels(self, videos):
+    def video_pixels(self, videos):
+        """Videos (each (F, H, W, 3) uint8, F = num_frames) -> pixel_values_videos (n, F, 3, S, S)."""
         arrays = []
         for index, video in enumerate(videos):
             frames = np.asarray(video)
@@ -204,7 +205,9 @@ class XEmoGPTProcessor(ProcessorMixin):
         pixels = self.image_processor(images=flat, return_tensors="pt")["pixel_values"]
         return pixels.reshape(len(arrays), self.num_frames, *pixels.shape[1:])
 
-    def _audio_inputs(self, audios):
+    def audio_inputs(self, audios):
+        """Mono waveforms -> ({input_values (n, T) | input_features (n, mels, frames), audio_attention_mask},
+        LLM audio-token count per audio). Audio is cut to max_audio_seconds; too-short audio is padded."""
         waves = []
         for index, audio in enumerate(audios):
             wave = np.asarray(audio, dtype=np.float32)
@@ -264,12 +267,12 @@ class XEmoGPTProcessor(ProcessorMixin):
 
         data = {}
         if videos:
-            data["pixel_values_videos"] = self._video_pixels(videos)
+            data["pixel_values_videos"] = self.video_pixels(videos)
         audio_counts = []
         if audios:
-            audio_data, audio_counts = self._audio_inputs(audios)
+            audio_data, audio_counts = self.audio_inputs(audios)
             data.update(audio_data)
-        expanded = self._expand(texts, audio_counts, timestamps)
+        expanded = self.expand_placeholders(texts, audio_counts, timestamps)
         tokenizer_kwargs = {"padding": padding, "return_tensors": None, "add_special_tokens": False}
         if padding_side is not None:
             tokenizer_kwargs["padding_side"] = padding_side
@@ -277,7 +280,7 @@ class XEmoGPTProcessor(ProcessorMixin):
         data.update(encoded)
         return BatchFeature(data=data, tensor_type=return_tensors)
 
-    def _expand(self, texts, audio_counts, timestamps):
+    def expand_placeholders(self, texts, audio_counts, timestamps):
         """Replace each marker by its placeholder tokens (video: num_frames, optionally with timestamps)."""
         audio_iter = iter(audio_counts)
         video_index = 0

@@ -169,15 +169,15 @@ def _decode_row(args):
     processor = _PROCESSOR["processor"]
     frames, times = sample_frames(path, num_frames)
     wave = load_audio(path, SAMPLING_RATE, max_seconds)
-    mel = processor._audio_inputs([wave])[0]
+    mel = processor.audio_inputs([wave])[0]
     f = Factors.from_json(factors_json)
-    return (processor._video_pixels([frames])[0].numpy(), [frame_labels(f, float(t)) for t in times],
+    return (processor.video_pixels([frames])[0].numpy(), [frame_labels(f, float(t)) for t in times],
             (np.asarray(mel["input_features"][0]), np.asarray(mel["audio_attention_mask"][0])), voice_labels(f))
 
 
 def decode_corpus(records, dataset_dir, processor, settings: DemoSettings, workers: int = 2):
-    """Per record: pixels (F, 3, S, S) = `processor._video_pixels(sample_frames(mp4))`, per-frame labels,
-    (log-mel, mask) = `processor._audio_inputs(load_audio(mp4))` and voice labels: the clip decoded the way
+    """Per record: pixels (F, 3, S, S) = `processor.video_pixels(sample_frames(mp4))`, per-frame labels,
+    (log-mel, mask) = `processor.audio_inputs(load_audio(mp4))` and voice labels: the clip decoded the way
     `load_clip` does it and preprocessed as the processor does, in `workers` processes."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -337,7 +337,7 @@ class AudioHeads(nn.Module):
 
 
 def mel_batch(processor, waves):
-    features, _ = processor._audio_inputs(list(waves))
+    features, _ = processor.audio_inputs(list(waves))
     return torch.as_tensor(features["input_features"]), torch.as_tensor(features["audio_attention_mask"])
 
 
@@ -435,8 +435,8 @@ def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str
 def prefill_feature_cache(model, processor, dataset_dir, split: str, records, pixels, mel, *, batch_size: int = 64):
     """Fill the project's feature cache (`processing.training.feature_cache`, same key, folder and format that
     `cache_media_features` would use, so the alignment / SFT / DPO stages find it complete) from media this script
-    has already decoded: `pixels` (n, F, 3, S, S) = `processor._video_pixels(sample_frames(...))` and `mel` =
-    `processor._audio_inputs(load_audio(...))` of each record, encoded in batches (the project's builder decodes and
+    has already decoded: `pixels` (n, F, 3, S, S) = `processor.video_pixels(sample_frames(...))` and `mel` =
+    `processor.audio_inputs(load_audio(...))` of each record, encoded in batches (the project's builder decodes and
     encodes audio one clip at a time: ~8 clips/s here, 150 s for this corpus)."""
     from .training.feature_cache import _features_for, build_cache, default_cache_dir, media_cache_key
 

@@ -202,8 +202,8 @@ def test_cached_features_equal_the_encoders_run_on_decoded_media(corpus, cached)
     row = records[4]
     with torch.no_grad():
         frames = decode_media(row, "video", processor)
-        expected = model.model.encode_video(processor._video_pixels([frames]))[0]
-        inputs, _ = processor._audio_inputs([decode_media(row, "audio", processor)])
+        expected = model.model.encode_video(processor.video_pixels([frames]))[0]
+        inputs, _ = processor.audio_inputs([decode_media(row, "audio", processor)])
         feats, mask = model.model.encode_audio(torch.as_tensor(inputs["input_values"]), None,
                                                torch.as_tensor(inputs["audio_attention_mask"]))
     torch.testing.assert_close(video[4]["video_features"], expected)

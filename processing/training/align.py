@@ -282,7 +282,7 @@ class AlignmentCollator:
                                                           dtype=torch.float32)
             else:
                 frames = [decode_media(row, "video", self.processor, self.backend) for row in rows]
-                batch["pixel_values_videos"] = self.processor._video_pixels(frames)
+                batch["pixel_values_videos"] = self.processor.video_pixels(frames)
             return batch
         if rows[0].get("audio_features") is not None:
             feats = [torch.from_numpy(np.array(row["audio_features"], dtype=np.float32)) for row in rows]
@@ -296,7 +296,7 @@ class AlignmentCollator:
         if any(w is None for w in waves):
             missing = rows[[w is None for w in waves].index(True)]
             raise XEmoGPTError(f"row {missing.get('id')}: no audio (no audio file and no audio track in the video)")
-        inputs, _ = self.processor._audio_inputs(waves)
+        inputs, _ = self.processor.audio_inputs(waves)
         batch.update({k: torch.as_tensor(v) for k, v in inputs.items()})
         return batch
 

@@ -141,12 +141,12 @@ class XEmoGPTSFTCollator:
         # Cached features for at least one modality: expand the placeholders from the cached lengths.
         inputs: dict[str, torch.Tensor] = {}
         if videos:
-            inputs["pixel_values_videos"] = p._video_pixels(videos)
+            inputs["pixel_values_videos"] = p.video_pixels(videos)
         if video_cached:
             inputs["video_features"] = torch.stack([_as_tensor(m["video_features"]) for m in media if "video_features" in m])
         audio_counts = []
         if audios:
-            audio_inputs, audio_counts = p._audio_inputs(audios)
+            audio_inputs, audio_counts = p.audio_inputs(audios)
             inputs.update({k: _as_tensor(v, torch.long if k.endswith("mask") else torch.float32)
                            for k, v in audio_inputs.items()})
         if audio_cached:
@@ -159,7 +159,7 @@ class XEmoGPTSFTCollator:
             inputs["audio_features_mask"] = torch.stack([torch.nn.functional.pad(m, (0, longest - len(m))) for m in masks])
             stride = p.audio_token_stride
             audio_counts = [-(-int(m.sum()) // stride) for m in inputs["audio_features_mask"]]
-        expanded = p._expand(prompts, audio_counts, timestamps)
+        expanded = p.expand_placeholders(prompts, audio_counts, timestamps)
         return p.tokenizer(expanded, add_special_tokens=False, padding=False)["input_ids"], inputs
 
     def encode_answers(self, answers: Sequence[str]) -> list[list[int]]:

@@ -203,7 +203,7 @@ def encode_video_rows(encoders, processor, frames: Sequence[np.ndarray]):
 
     encoders = media_encoders(encoders)
     device = next(encoders.vision_tower.parameters()).device
-    pixels = processor._video_pixels(frames).to(device)
+    pixels = processor.video_pixels(frames).to(device)
     with torch.no_grad():
         return encoders.encode_video(pixels).float().cpu()
 
@@ -221,7 +221,7 @@ def encode_audio_rows(encoders, processor, waves: Sequence[np.ndarray | None]):
         if wave is None or len(wave) == 0:
             out.append(torch.zeros(0, width))
             continue
-        inputs, _ = processor._audio_inputs([wave])
+        inputs, _ = processor.audio_inputs([wave])
         tensors = {k: torch.as_tensor(v).to(device) for k, v in inputs.items()}
         with torch.no_grad():
             feats, mask = encoders.encode_audio(tensors.get("input_values"), tensors.get("input_features"),
