@@ -51,12 +51,8 @@ from processing.media import load_clip  # noqa: E402
 from processing.predict import prompt_length  # noqa: E402
 from processing.tokenizers import qwen3_tokenizer  # noqa: E402
 from tests.media_fixtures import write_test_video  # noqa: E402
+from common import AUDIO, VISION  # noqa: E402  (benchmarks/common.py)
 
-VISION = dict(model_type="clip_vision_model", hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
-              num_attention_heads=4, image_size=224, patch_size=32)
-AUDIO = dict(model_type="hubert", hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
-             conv_dim=[256] * 7, feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True,
-             num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=16)
 TEXT = dict(model_type="qwen3", hidden_size=512, intermediate_size=1536, num_hidden_layers=8, num_attention_heads=8,
             num_key_value_heads=4, head_dim=64, tie_word_embeddings=True, max_position_embeddings=4096)
 SUBTITLES = ["I can't believe you did that!", "Fine. Whatever you say.", "Oh wow, this is wonderful news!",

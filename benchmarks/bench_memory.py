@@ -40,12 +40,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
+from common import AUDIO, VISION  # noqa: E402  (benchmarks/common.py)
 
-VISION = dict(model_type="clip_vision_model", hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
-              num_attention_heads=4, image_size=224, patch_size=32)
-AUDIO = dict(model_type="hubert", hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
-             conv_dim=[256] * 7, feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True,
-             num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=16)
 TEXT = dict(model_type="qwen3", vocab_size=16384, hidden_size=1024, intermediate_size=3072, num_hidden_layers=12,
             num_attention_heads=16, num_key_value_heads=8, head_dim=64, tie_word_embeddings=True,
             max_position_embeddings=4096)
