@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModel
-from transformers.models.clip.modeling_clip import CLIPVisionModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from transformers.utils import ModelOutput
 
@@ -37,6 +36,7 @@ from .modeling_xemogpt import (
     VideoEmotionalCueBridge,
     XEmoGPTModel,
     XEmoGPTPreTrainedModel,
+    build_vision_tower,
 )
 
 BRIDGES_FILE = "bridges.safetensors"
@@ -188,7 +188,7 @@ class XEmoGPTCueAlignmentModel(nn.Module):
         self.config = config
         if config.alignment_stage == "video":
             if config.with_encoders:
-                self.vision_tower = CLIPVisionModel(config.vision_config)
+                self.vision_tower = build_vision_tower(config)
             self.video_bridge = VideoEmotionalCueBridge(config)
         else:
             if config.with_encoders:
@@ -227,7 +227,7 @@ class XEmoGPTForCueAlignment(XEmoGPTPreTrainedModel):
                 sub_config._attn_implementation = config._attn_implementation
         self.model = XEmoGPTCueAlignmentModel(config)
         if config.alignment_stage == "video":
-            hidden = config.vision_config.hidden_size
+            hidden = config.vision_hidden_size
             self.attention_pooling = AttentionPooling(hidden)
             self.temporal_head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2))
             self.frame_reconstructor = nn.Linear(hidden, hidden)
@@ -423,7 +423,7 @@ def bridge_metadata(config: XEmoGPTConfig, stage: str) -> dict[str, str]:
     The AECB layer variant matters most: post-norm and stable-layer-norm layers share parameter names."""
     meta = {"format": "pt", "stage": stage}
     if stage == "video":
-        meta.update(vision_model_type=config.vision_config.model_type, hidden_act=str(config.vision_config.hidden_act))
+        meta.update(vision_model_type=config.vision_config.model_type, hidden_act=str(config.vecb_config.hidden_act))
     else:
         meta.update(audio_model_type=config.audio_config.model_type, aecb_layer_variant=config.aecb_layer_variant)
     return meta

@@ -20,12 +20,20 @@ def tiny_tokenizer(vocab_size: int = 320):
     return build_bpe_tokenizer(TINY_TEXTS * 4, vocab_size=vocab_size)
 
 
-def tiny_config(audio: str = "hubert", vocab_size: int = 320, **overrides):
-    """A toy XEmoGPTConfig: 32-wide encoders and LLM, 4 frames of 32 px, a 2-conv audio front end with HuBERT's 320-sample hop (50 audio tokens/s)."""
+def tiny_config(audio: str = "hubert", vocab_size: int = 320, vision: str = "clip", **overrides):
+    """A toy XEmoGPTConfig: 32-wide encoders and LLM, 4 frames of 32 px, a 2-conv audio front end with HuBERT's 320-sample hop (50 audio tokens/s).
+    `vision="resnet"`: a tiny ResNet frame encoder (pooled output, VECB layers of its own shape) instead of CLIP."""
     from modeling_xemogpt import XEmoGPTConfig
 
-    vision = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                  num_attention_heads=4, image_size=32, patch_size=16)
+    if vision == "resnet":
+        vision_config = dict(model_type="resnet", embedding_size=8, hidden_sizes=[16, 32], depths=[1, 1],
+                             layer_type="basic", downsample_in_first_stage=False)
+        for key, value in dict(vision_feature_pooling="pooler_output", vision_image_size=32,
+                               vecb_num_attention_heads=4, vecb_intermediate_size=64).items():
+            overrides.setdefault(key, value)
+    else:
+        vision_config = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                             num_attention_heads=4, image_size=32, patch_size=16)
     if audio == "whisper":
         audio_config = dict(model_type="whisper", d_model=32, encoder_layers=1, encoder_attention_heads=4,
                             encoder_ffn_dim=64, num_mel_bins=16, max_source_positions=100, decoder_layers=1,
@@ -42,17 +50,17 @@ def tiny_config(audio: str = "hubert", vocab_size: int = 320, **overrides):
                 max_position_embeddings=4096, eos_token_id=2, pad_token_id=0, bos_token_id=None)
     settings = dict(num_frames=4, video_token_id=3, audio_token_id=4, max_audio_seconds=4.0)
     settings.update(overrides)
-    return XEmoGPTConfig(vision_config=vision, audio_config=audio_config, text_config=text, **settings)
+    return XEmoGPTConfig(vision_config=vision_config, audio_config=audio_config, text_config=text, **settings)
 
 
-def tiny_model_and_processor(seed: int = 0, audio: str = "hubert", **overrides):
+def tiny_model_and_processor(seed: int = 0, audio: str = "hubert", vision: str = "clip", **overrides):
     """A random tiny XEmoGPTForConditionalGeneration (eval mode) and its processor."""
     import torch
 
     from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
 
     tokenizer = tiny_tokenizer()
-    config = tiny_config(audio=audio, vocab_size=len(tokenizer), **overrides)
+    config = tiny_config(audio=audio, vocab_size=len(tokenizer), vision=vision, **overrides)
     config.video_token_id = tokenizer.convert_tokens_to_ids("<|video|>")
     config.audio_token_id = tokenizer.convert_tokens_to_ids("<|audio|>")
     torch.manual_seed(seed)

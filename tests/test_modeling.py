@@ -362,3 +362,39 @@ def test_from_pretrained_components_loads_encoder_and_llm_weights(tmp_path):
     with torch.no_grad():
         out = model(**processor.prepare_clip(frames, wave, subtitle="s"))
     assert torch.isfinite(out.logits).all()
+
+
+def test_a_conv_vision_backbone_with_pooled_frame_vectors_trains_saves_and_loads_as_remote_code(tmp_path):
+    """Any transformers vision backbone can be the frame encoder: a ResNet's pooled output becomes the frame vector
+    and the VECB gets CLIP layers of that width (the bundled demo model uses this: EMOCUE_SYNTH.md)."""
+    model, processor = tiny_model_and_processor(seed=0, vision="resnet")
+    config = model.config
+    assert type(model.model.vision_tower).__name__ == "ResNetModel"
+    assert config.vision_hidden_size == 32 and config.frame_size == 32
+    layer = model.model.video_bridge.layers[0]
+    assert layer.self_attn.num_heads == 4 and layer.mlp.fc1.out_features == 64
+    frames, audio = random_clip(seed=3)
+    inputs = processor.prepare_clip(frames, audio, subtitle="hello")
+    assert inputs["pixel_values_videos"].shape[-2:] == (32, 32)
+    pixels = inputs["pixel_values_videos"]
+    with torch.no_grad():
+        vectors = model.model.encode_video(pixels)
+        pooled = model.model.vision_tower(pixel_values=pixels[0]).pooler_output.flatten(1)
+    torch.testing.assert_close(vectors[0], pooled)
+    out = model(**inputs, labels=inputs["input_ids"])
+    out.loss.backward()
+    assert model.model.video_bridge.layers[0].self_attn.q_proj.weight.grad is not None
+    assert all(p.grad is None for p in model.model.vision_tower.parameters())
+    folder = save_pretrained_with_code(model, processor, tmp_path / "export")
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    loaded = XEmoGPTForConditionalGeneration.from_pretrained(folder).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, expected, atol=0, rtol=0)
+    assert_loads_without_our_packages(folder, tmp_path, frames, audio, expected, subtitle="hello")
+
+
+@pytest.mark.parametrize("bad", [dict(vision_feature_pooling="max"), dict(vision_image_size=None)])
+def test_vision_settings_that_cannot_work_are_refused(bad):
+    with pytest.raises(ValueError, match="vision_feature_pooling|image_size"):
+        tiny_config(vision="resnet", **bad)

@@ -102,7 +102,8 @@ def media_cache_key(model, processor, kind: str) -> dict:
     if kind == "video":
         tower = getattr(encoders, "vision_tower", None)
         encoder_config = config.vision_config.to_dict()
-        preprocessing = {"num_frames": config.num_frames, "image_processor": processor.image_processor.to_dict()}
+        preprocessing = {"num_frames": config.num_frames, "image_processor": processor.image_processor.to_dict(),
+                         "vision_feature_pooling": config.vision_feature_pooling}
     else:
         tower = getattr(encoders, "audio_tower", None)
         encoder_config = config.audio_config.to_dict()
@@ -392,7 +393,7 @@ def cache_media_features(records, dataset_dir, model, processor, kind: str, spli
     encoders = media_encoders(model)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset_dir, key)
     config = encoders.config
-    width = config.vision_config.hidden_size if kind == "video" else config.audio_hidden_size
+    width = config.vision_hidden_size if kind == "video" else config.audio_hidden_size
     parallel = bool(num_proc and num_proc > 1)
 
     def compute(batch):
