@@ -375,3 +375,19 @@ def test_a_killed_run_resumes_at_its_checkpoint_and_ends_with_the_same_weights(c
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_the_cache_key_covers_conv_encoders_with_batchnorm_buffers():
+    """A ResNet frame encoder has 0-dim integer buffers (BatchNorm's num_batches_tracked): the key hashes them too,
+    and changes with the running statistics and with the frame pooling."""
+    from processing.training.feature_cache import media_cache_key
+
+    model, processor = tiny_model_and_processor(seed=0, vision="resnet")
+    key = media_cache_key(model, processor, "video")
+    bn = next(m for m in model.model.vision_tower.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_mean.add_(0.5)
+    assert media_cache_key(model, processor, "video") != key
+    bn.running_mean.sub_(0.5)
+    assert media_cache_key(model, processor, "video") == key
+    model.config.vision_feature_pooling = "mean"
+    assert media_cache_key(model, processor, "video") != key

@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output_dir", default="examples/models/xemogpt-synth-tiny")
     parser.add_argument("--work_dir", default="runs/demo-model", help="corpus, feature cache and stage outputs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for the alignment/SFT/DPO stages (1: fastest on 2 shared cores)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (2 on a quiet 2-core machine: 1.8x faster steps; 1 when other jobs share the cores)")
     parser.add_argument("--variant", choices=VARIANTS, default="full",
                         help="ablation: reuse <work_dir>'s corpus and frozen encoders, rerun stages 2-5 without "
                              "VECB / AECB / media")
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     settings = dm.DemoSettings(seed=args.seed)
     if args.quick:
-        settings = dm.DemoSettings(seed=args.seed, num_train_clips=48, num_validation_clips=8, vision_seconds=8, vision_steps=30, audio_steps=10,
+        settings = dm.DemoSettings(seed=args.seed, num_train_clips=48, num_validation_clips=8, vision_seconds=8, vision_steps=30, vision_bank_frames=600, audio_bank_voices=40, audio_steps=10,
                                    audio_seconds=8, align_video_seconds=5, align_audio_seconds=5, sft_seconds=10,
                                    dpo_seconds=5)
     for name in ("sft_seconds", "vision_seconds", "audio_seconds"):
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
         from processing.synth import generate_corpus
         from processing.tokenizers import build_bpe_tokenizer
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # forking the decode / render workers under a multi-thread OpenMP pool can hang them
         total = settings.num_train_clips + settings.num_validation_clips
         reuse = args.reuse_corpus and len(list((data / "media").rglob("*.mp4"))) == total
         for item in (work.iterdir() if work.is_dir() else []):
@@ -222,12 +222,18 @@ def main(argv=None) -> int:
         log(f"decoded {len(frame_labels)} training frames and {len(voice_labels)} voices from the MP4s")
         t = mark("decode", t)
 
-        steps, vheads = dm.pretrain_vision(model, pixels, frame_labels, settings, log)
+        bank = dm.render_frame_bank(settings.seed, settings.vision_bank_frames, settings.frame_size, settings.image_size)
+        voice_bank = dm.render_voice_bank(processor, settings.seed, settings.audio_bank_voices, settings.max_audio_seconds)
+        log(f"rendered {len(bank[1])} fresh frames and {len(voice_bank[1])} fresh voices for encoder pretraining")
+        torch.set_num_threads(args.threads)  # no more forks from here on
+        steps, vheads = dm.pretrain_vision(model, bank, pixels, frame_labels, settings, log)
+        del bank
         info["probes"] = {"vision": {k: round(v, 3) for k, v in dm.probe_vision(model, vheads, val_pixels, val_frame_labels).items()}}
         log(f"vision pretraining: {steps} steps; held-out {info['probes']['vision']}")
         t = mark("vision_pretraining", t)
         del pixels
-        steps, aheads = dm.pretrain_audio(model, processor, mel, voice_labels, settings, log)
+        steps, aheads = dm.pretrain_audio(model, voice_bank, mel, voice_labels, settings, log)
+        del voice_bank
         info["probes"]["audio"] = {k: round(v, 3) for k, v in dm.probe_audio(model, aheads, val_mel, val_voice_labels).items()}
         log(f"audio pretraining: {steps} steps; held-out {info['probes']['audio']}")
         t = mark("audio_pretraining", t)
