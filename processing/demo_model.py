@@ -48,16 +48,23 @@ class DemoSettings:
     vocab_size: int = 1024
     text_hidden: int = 128
     text_layers: int = 3
-    vision_bank_frames: int = 40000  # fresh renders for vision pretraining (EMOCUE_SYNTH.md: >= 20 k distinct images)
-    vision_seconds: float = 480.0  # wall-clock caps (safety); on a quiet 2-core machine the step caps end these stages
-    vision_steps: int = 1500
+    # Every stage runs a fixed number of optimizer steps (so the result does not depend on how busy the CPU is);
+    # the *_seconds are safety stops at ~2.5x the time a quiet 2-core machine needs.
+    vision_bank_frames: int = 30000  # fresh renders for vision pretraining (EMOCUE_SYNTH.md: >= 20 k distinct images)
+    vision_steps: int = 1300
+    vision_seconds: float = 300.0
+    vision_pose_weight: float = 3.0  # head pose must stand out in the frame vectors for nod / shake to be learnable
     audio_bank_voices: int = 3000  # fresh voices for audio pretraining (next to the corpus' own)
-    audio_seconds: float = 300.0
     audio_steps: int = 1500
-    align_video_seconds: float = 35.0
-    align_audio_seconds: float = 30.0
-    sft_seconds: float = 240.0
-    dpo_seconds: float = 30.0
+    audio_seconds: float = 360.0
+    align_video_steps: int = 550
+    align_video_seconds: float = 120.0
+    align_audio_steps: int = 100
+    align_audio_seconds: float = 90.0
+    sft_steps: int = 500
+    sft_seconds: float = 650.0
+    dpo_steps: int = 45
+    dpo_seconds: float = 90.0
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
     dpo_learning_rate: float = 2e-5
@@ -256,16 +263,19 @@ def _stack_labels(labels: list[dict]) -> dict:
     return {k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]}
 
 
-def _timed_loop(params, batches, loss_fn, seconds, lr, log, name, max_steps=10**9):
-    """AdamW with warmup + cosine over the budget (the larger of the wall-clock and step fractions); returns the
-    number of steps."""
+def _timed_loop(params, batches, loss_fn, seconds, lr, log, name, max_steps):
+    """AdamW with warmup + cosine over `max_steps` steps; `seconds` of wall time only stops a run on a machine far
+    slower than planned (logged). Returns the number of steps."""
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     start, step, running = time.perf_counter(), 0, {}
     for batch in batches:
         elapsed = time.perf_counter() - start
-        frac = max(elapsed / seconds, step / max_steps)
-        if frac >= 1.0:
+        if step >= max_steps:
             break
+        if elapsed >= seconds:
+            log(f"{name}: wall-clock safety cap ({seconds:.0f} s) reached after {step} of {max_steps} steps")
+            break
+        frac = step / max_steps
         for group in optimizer.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 30) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         losses = loss_fn(*batch)
@@ -295,9 +305,9 @@ class VisionHeads(nn.Module):
         return {k: head(cls) for k, head in self.heads.items()}
 
 
-def vision_losses(out, labels):
+def vision_losses(out, labels, pose_weight: float = 1.0):
     losses = {k: nn.functional.cross_entropy(out[k], labels[k]) for k in VISION_TASKS}
-    losses["pose"] = nn.functional.mse_loss(out["pose"], labels["pose"].float())
+    losses["pose"] = pose_weight * nn.functional.mse_loss(out["pose"], labels["pose"].float())
     return losses
 
 
@@ -336,7 +346,7 @@ def pretrain_vision(model, bank, corpus_pixels, corpus_labels, settings: DemoSet
             yield torch.cat([p[0] for p in parts]), {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]}
 
     def loss_fn(pixels, labels):
-        return vision_losses(heads(frame_vectors(model, pixels)), labels)
+        return vision_losses(heads(frame_vectors(model, pixels)), labels, settings.vision_pose_weight)
 
     params = list(tower.parameters()) + list(heads.parameters())
     steps = _timed_loop(params, batches(), loss_fn, settings.vision_seconds, lr, log, "vision", settings.vision_steps)
@@ -421,40 +431,40 @@ def probe_audio(model, heads, mel, labels) -> dict:
 # ---- wall-clock schedule for the TRL / Trainer stages ----------------------------------------------------------
 
 
-def wall_clock_callback(seconds: float, floor: float = 0.05, log=None, name: str = "", max_steps: int | None = None):
-    """A `TrainerCallback` that scales the learning rate by a cosine over `seconds` of wall time or `max_steps` steps,
-    whichever comes first (on top of the trainer's own warmup/constant schedule), and stops training there."""
+def step_budget_callback(max_steps: int, seconds: float, floor: float = 0.05, log=None, name: str = ""):
+    """A `TrainerCallback` that scales the learning rate by a cosine over `max_steps` optimizer steps (on top of the
+    trainer's own warmup/constant schedule) and stops training there; `seconds` of wall time is only a safety stop
+    for a machine far slower than planned (logged), so a run's result does not depend on how busy the CPU was."""
     from transformers import TrainerCallback
 
-    class WallClock(TrainerCallback):
+    class StepBudget(TrainerCallback):
         start = None
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.start = time.perf_counter()
 
-        def fraction(self, state):
-            frac = (time.perf_counter() - self.start) / seconds
-            return min(1.0, max(frac, state.global_step / max_steps if max_steps else 0.0))
-
         def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
-            frac = self.fraction(state)
+            frac = min(1.0, state.global_step / max_steps)
             scale = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
             if optimizer is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = group["lr"] * scale
 
         def on_step_end(self, args, state, control, **kwargs):
-            if self.fraction(state) >= 1.0:
+            if state.global_step >= max_steps:
+                control.should_training_stop = True
+            elif time.perf_counter() - self.start >= seconds:
                 control.should_training_stop = True
                 if log:
-                    log(f"{name}: budget ({seconds:.0f} s / {max_steps} steps) reached after {state.global_step} steps")
+                    log(f"{name}: wall-clock safety cap ({seconds:.0f} s) reached after {state.global_step} of "
+                        f"{max_steps} steps")
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if log and logs:
                 shown = {k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}
                 log(f"{name} step {state.global_step}: {json.dumps(shown)}")
 
-    return WallClock()
+    return StepBudget()
 
 
 # ---- feature cache ----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Stages (each stage after pretraining is the project's own stage code, driven by 
 overrides for this budget; every stage has a wall-clock cap):
 
   0. EmoCue-Synth corpus written to disk (`generate_corpus`: MP4 = H.264 + AAC), byte-level BPE on its texts;
-  1. encoder pretraining on static labels (tiny CLIP vision on per-frame labels, tiny Whisper-style encoder on voice
+  1. encoder pretraining on static labels (tiny ResNet on per-frame labels, tiny Whisper-style encoder on voice
      labels), on frames / audio decoded from the corpus MP4s + fresh renders; probes on the validation clips; frozen;
   2. stage 1: `xemogpt train align-video` (examples/recipes/synth-tiny/align_video.yaml) — VECB alignment, which also
      builds the frozen-encoder feature cache (processing/training/feature_cache.py) under <work_dir>/data/features;
@@ -56,16 +56,19 @@ A **toy** XEmoGPT (~{timings['parameters'] / 1e6:.1f} M parameters) trained from
 `xemogpt explain` and the Space work offline, and so that the cue-perception study has a model to study.
 **It is not an emotion recognition model**: on real people and real speech its output is meaningless.
 
-Architecture: CLIP-vision encoder (hidden 64, 2 layers, patch 8, {settings.image_size} px) and Whisper-style log-mel
-encoder (d_model 64, 2 layers, 80 mels, {settings.max_audio_seconds:g}-s window), both pretrained on EmoCue-Synth's
-static labels and frozen; VECB (position table + 2 CLIP layers), AECB (2 Whisper layers, order-keeping pooling by
-{settings.audio_token_stride} -> 5 audio tokens/s); Qwen3 decoder (hidden {settings.text_hidden}, {settings.text_layers} layers)
-with a {settings.vocab_size}-token byte-level BPE trained on the corpus texts.
+Architecture: a tiny ResNet frame encoder (3 stages 32/48/64, {settings.image_size} px; its pooled output is the frame
+vector, `vision_feature_pooling="pooler_output"`; a tiny CLIP ViT learned the face cues ~10x slower per step on this
+CPU) and a Whisper-style log-mel encoder (d_model 64, 2 layers, 80 mels, {settings.max_audio_seconds:g}-s window), both
+pretrained on EmoCue-Synth's static labels and frozen; VECB (position table + 2 CLIP layers of width 64), AECB
+(2 Whisper layers, order-keeping pooling by {settings.audio_token_stride} -> 5 audio tokens/s); Qwen3 decoder
+(hidden {settings.text_hidden}, {settings.text_layers} layers) with a {settings.vocab_size}-token byte-level BPE
+trained on the corpus texts. The published model uses CLIP ViT-L/14 (`vision_feature_pooling="cls"`): same code.
 
 Training ({settings.num_train_clips} EmoCue-Synth training clips written as MP4 and decoded like user input):
-encoder pretraining on static labels (decoded frames/audio + fresh renders) -> frozen -> stage 1 (VECB alignment,
-`xemogpt train align-video`) -> stage 2 (AECB alignment, `align-audio`) -> SFT (TRL, cached features) -> DPO (TRL),
-with the project's `examples/recipes/synth-tiny/` recipes (wall-clock caps per stage).
+encoder pretraining on static labels ({settings.vision_bank_frames} fresh frame renders + {settings.audio_bank_voices}
+fresh voices, next to the decoded corpus) -> frozen -> stage 1 (VECB alignment, `xemogpt train align-video`) ->
+stage 2 (AECB alignment, `align-audio`) -> SFT (TRL, cached features) -> DPO (TRL), with the project's
+`examples/recipes/synth-tiny/` recipes (step caps for pretraining, wall-clock caps for the later stages).
 
 Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_info.get('probes', {}))}`
 
@@ -93,7 +96,7 @@ def recipe_argv(recipe: str, **overrides) -> list[str]:
     return argv
 
 
-def run_alignment(stage, base, data, out, seconds, log, threads, max_steps=None):
+def run_alignment(stage, base, data, out, seconds, log, threads, max_steps):
     from processing.training import align
 
     args, targs = align.parse_args(recipe_argv(
@@ -101,13 +104,13 @@ def run_alignment(stage, base, data, out, seconds, log, threads, max_steps=None)
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
         save_strategy="no", logging_steps=100, num_threads=threads,
     ))
-    summary = align.train_alignment(args, targs, stage, callbacks=[dm.wall_clock_callback(seconds, log=log, name=f"align-{stage}", max_steps=max_steps)])
+    summary = align.train_alignment(args, targs, stage, callbacks=[dm.step_budget_callback(max_steps, seconds, log=log, name=f"align-{stage}")])
     log(f"align-{stage}: {summary['global_step']} steps, held-out: "
         + json.dumps({k: round(v, 3) for k, v in summary["results"].items() if isinstance(v, float)}))
     return summary
 
 
-def run_trl(kind, model_path, data, out, seconds, log, frozen=(), max_steps=None, **overrides):
+def run_trl(kind, model_path, data, out, seconds, log, max_steps, frozen=(), **overrides):
     """SFT or DPO with the project's trainer built from the synth-tiny recipe + overrides, on cached features.
     `frozen`: parameter names kept as they are (the no-VECB ablation's all-zero position table)."""
     from processing.training import dpo, sft
@@ -130,7 +133,7 @@ def run_trl(kind, model_path, data, out, seconds, log, frozen=(), max_steps=None
         if name in frozen:
             param.requires_grad_(False)
             param.data.zero_()
-    trainer.add_callback(dm.wall_clock_callback(seconds, log=log, name=kind, max_steps=max_steps))
+    trainer.add_callback(dm.step_budget_callback(max_steps, seconds, log=log, name=kind))
     result = trainer.train()
     trainer.save_model(out)
     log(f"{kind}: {trainer.state.global_step} steps, loss {result.training_loss:.3f}")
@@ -146,23 +149,23 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", choices=VARIANTS, default="full",
                         help="ablation: reuse <work_dir>'s corpus and frozen encoders, rerun stages 2-5 without "
                              "VECB / AECB / media")
-    parser.add_argument("--sft_seconds", type=float, default=None)
-    parser.add_argument("--vision_seconds", type=float, default=None)
-    parser.add_argument("--audio_seconds", type=float, default=None)
+    parser.add_argument("--sft_steps", type=int, default=None)
+    parser.add_argument("--vision_steps", type=int, default=None)
+    parser.add_argument("--audio_steps", type=int, default=None)
     parser.add_argument("--reuse_corpus", action="store_true",
                         help="keep <work_dir>/data when it holds the corpus already (it is deterministic given the seed)")
     parser.add_argument("--match_steps", default=None,
-                        help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): stop each stage after "
-                             "that many optimizer steps (wall caps then 3x longer), so an ablation gets the same updates")
+                        help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): run each stage for "
+                             "that many optimizer steps, so an ablation gets exactly the updates the full model got")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     settings = dm.DemoSettings(seed=args.seed)
     if args.quick:
-        settings = dm.DemoSettings(seed=args.seed, num_train_clips=48, num_validation_clips=8, vision_seconds=8, vision_steps=30, vision_bank_frames=600, audio_bank_voices=40, audio_steps=10,
-                                   audio_seconds=8, align_video_seconds=5, align_audio_seconds=5, sft_seconds=10,
-                                   dpo_seconds=5)
-    for name in ("sft_seconds", "vision_seconds", "audio_seconds"):
+        settings = dm.DemoSettings(seed=args.seed, num_train_clips=48, num_validation_clips=8, vision_steps=30,
+                                   vision_bank_frames=600, audio_bank_voices=40, audio_steps=10, align_video_steps=10,
+                                   align_audio_steps=5, sft_steps=20, dpo_steps=5)
+    for name in ("sft_steps", "vision_steps", "audio_steps"):
         if getattr(args, name):
             setattr(settings, name, getattr(args, name))
     work = Path(args.work_dir).absolute()
@@ -272,31 +275,31 @@ def main(argv=None) -> int:
 
     steps = {}
     match = json.loads(args.match_steps) if args.match_steps else {}
-    if match:
-        for name in ("align_video_seconds", "align_audio_seconds", "sft_seconds", "dpo_seconds"):
-            setattr(settings, name, 3 * getattr(settings, name))
+    for stage, steps_taken in match.items():  # the wall-clock safety stops grow with the step budget
+        setattr(settings, f"{stage}_seconds", getattr(settings, f"{stage}_seconds") * max(1.0, steps_taken / getattr(settings, f"{stage}_steps")))
+        setattr(settings, f"{stage}_steps", steps_taken)
     suffix = "" if args.variant == "full" else f"-{args.variant}"
     modalities = {"full": "video,audio", "no_vecb": "video,audio", "no_aecb": "video,audio", "subtitle_only": ""}[args.variant]
     current = base
     if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
-                                             log, args.threads, match.get("align_video"))["global_step"]
+                                             log, args.threads, settings.align_video_steps)["global_step"]
         current = work / f"align-video{suffix}"
         t = mark("stage1_align_video", t)
     if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
         steps["align_audio"] = run_alignment("audio", current, data, work / f"align-audio{suffix}", settings.align_audio_seconds,
-                                             log, args.threads, match.get("align_audio"))["global_step"]
+                                             log, args.threads, settings.align_audio_steps)["global_step"]
         current = work / f"align-audio{suffix}"
         t = mark("stage2_align_audio", t)
     extra = {} if modalities else {"modalities": None, "cache_features": "false"}
     frozen = ("model.video_bridge.position_embedding",) if args.variant == "no_vecb" else ()
-    steps["sft"] = run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, frozen=frozen,
-            max_steps=match.get("sft"),
+    steps["sft"] = run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, settings.sft_steps,
+            frozen=frozen,
             per_device_train_batch_size=settings.sft_batch_size, learning_rate=settings.sft_learning_rate,
             warmup_steps=20, **extra)
     t = mark("sft", t)
-    steps["dpo"] = run_trl("dpo", work / f"sft{suffix}", data, work / f"dpo{suffix}", settings.dpo_seconds, log, frozen=frozen,
-            max_steps=match.get("dpo"),
+    steps["dpo"] = run_trl("dpo", work / f"sft{suffix}", data, work / f"dpo{suffix}", settings.dpo_seconds, log, settings.dpo_steps,
+            frozen=frozen,
             per_device_train_batch_size=settings.dpo_batch_size, learning_rate=settings.dpo_learning_rate,
             warmup_steps=2, **extra)
     t = mark("dpo", t)
