@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+import threading
 from threading import Thread
 
 import numpy as np
@@ -158,69 +159,116 @@ class Explainer:
             pass
         return stream.result
 
-    def explain_stream(self, video, audio=None, subtitle="", stopping_criteria=None, **generation) -> "ExplanationStream":
+    def explain_stream(self, video, audio=None, subtitle="", stopping_criteria=None, deadline=None,
+                       **generation) -> "ExplanationStream":
         """An iterable of the explanation text as it grows; its `.result` holds the `Explanation` once exhausted.
 
-        The clip is decoded and encoded here (errors surface at once); generation starts when iteration does.
+        The clip is decoded and encoded here (errors surface at once); generation starts when iteration does and
+        stops at `deadline` (`time.monotonic()` seconds) or when the consumer stops iterating.
         """
+        inputs, clip, decoded = self.prepare(video, audio, subtitle)
+        return self.stream_prepared(inputs, clip, stopping_criteria=stopping_criteria, deadline=deadline,
+                                    timings={"decode": decoded}, **generation)
+
+    def stream_prepared(self, inputs, clip=None, *, stopping_criteria=None, deadline=None, timings=None,
+                        **generation) -> "ExplanationStream":
+        """`explain_stream` for inputs already made by `prepare` (e.g. after checking the clip's length)."""
         import torch
 
-        inputs, clip, decoded = self.prepare(video, audio, subtitle)
         start = time.perf_counter()
         with torch.no_grad():
             inputs = self.encode(inputs)
-        encoded = time.perf_counter() - start
+        timings = {**(timings or {}), "encode": time.perf_counter() - start}
         kwargs = self.generation_kwargs(generation)
         if stopping_criteria is not None:
             kwargs["stopping_criteria"] = stopping_criteria
-        return ExplanationStream(self, inputs, kwargs, clip, {"decode": decoded, "encode": encoded})
+        return ExplanationStream(self, inputs, kwargs, clip, timings, deadline=deadline)
+
+
+def _stop_when(should_stop):
+    """A generate() stopping criterion that ends generation as soon as `should_stop()` turns true."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopWhen(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device)
+
+    return StopWhen()
 
 
 class ExplanationStream:
-    """Streams one generation (a background thread + `TextIteratorStreamer`); `.result` after the last piece."""
+    """Streams one generation (a background thread + `TextIteratorStreamer`); `.result` after the last piece.
 
-    def __init__(self, explainer: Explainer, inputs: dict, generation: dict, clip, timings: dict):
+    Generation stops at `deadline` (`time.monotonic()` seconds; `timed_out` is then True) or as soon as the consumer
+    stops iterating (a closed page, a cancelled request, `close()` on the iterator), so an abandoned request frees
+    the model. Without a clip (inputs prepared elsewhere) the result has no frames or timestamps.
+    """
+
+    def __init__(self, explainer: Explainer, inputs: dict, generation: dict, clip=None, timings: dict | None = None,
+                 *, deadline: float | None = None):
         self.explainer, self.inputs, self.generation, self.clip = explainer, inputs, generation, clip
-        self.timings = dict(timings)
+        self.timings = dict(timings or {})
+        self.deadline = deadline
+        self.timed_out = False
         self.result: Explanation | None = None
+        self._cancelled = threading.Event()
+
+    def _should_stop(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.timed_out = True
+        return self.timed_out or self._cancelled.is_set()
 
     def __iter__(self):
-        import torch
-        from transformers import TextIteratorStreamer
+        import queue
 
-        tokenizer = self.explainer.processor.tokenizer
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        kwargs = dict(self.generation)
+        kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []),
+                                                            _stop_when(self._should_stop)])
+        # The streamer's own timeout is a last resort against a stalled worker; the deadline stops it first.
+        wait = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0) + 30.0
+        streamer = TextIteratorStreamer(self.explainer.processor.tokenizer, skip_prompt=True,
+                                        skip_special_tokens=True, timeout=wait)
         errors = []
 
         def run():
             try:
                 with torch.no_grad():
-                    self.explainer.model.generate(**self.inputs, streamer=streamer, **self.generation)
+                    self.explainer.model.generate(**self.inputs, streamer=streamer, **kwargs)
             except Exception as exc:  # surfaced below, after the stream ends
                 errors.append(exc)
                 streamer.end()
 
         start = time.perf_counter()
-        thread = Thread(target=run, daemon=True)
+        thread = Thread(target=run, name="xemogpt-generate", daemon=True)
         thread.start()
         text = ""
-        for piece in streamer:
-            if piece:
-                text += piece
-                yield text
-        thread.join()
+        try:
+            for piece in streamer:
+                if piece:
+                    text += piece
+                    yield text
+        except queue.Empty as error:
+            raise XEmoGPTError("the model stopped producing text; try again with fewer new tokens") from error
+        finally:
+            self._cancelled.set()  # a no-op when generation has ended
+            thread.join(timeout=5.0)
         self.timings["generate"] = time.perf_counter() - start
         if errors:
             raise errors[0]
         text = text.strip()
         cues, emotion = parse_cues(text)
         clip = self.clip
+        timestamps = getattr(clip, "timestamps", None)
         self.result = Explanation(
             explanation=text,
             cues=cues,
             emotion=emotion,
             timings={k: round(v, 4) for k, v in self.timings.items()},
-            notes=self.explainer.notes + clip.notes,
-            timestamps=None if clip.timestamps is None else [round(float(t), 3) for t in clip.timestamps],
-            frames=clip.frames,
+            notes=self.explainer.notes + (clip.notes if clip is not None else []),
+            timestamps=None if timestamps is None else [round(float(t), 3) for t in timestamps],
+            frames=getattr(clip, "frames", None),
         )

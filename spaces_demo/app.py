@@ -45,7 +45,6 @@ from serving import (  # noqa: E402
     ReferenceScorer,
     ServedModel,
     SpaceSettings,
-    TokenStream,
     gpu_decorator,
     score_chart,
     score_table,
@@ -127,9 +126,9 @@ class SpaceHandler:
         skip = gr.skip()
         yield "", "", None, frames, None, None, self._markdown(details + ["Generating…"])
 
-        stream = TokenStream(explainer, inputs, deadline=deadline,
-                             max_new_tokens=int(max_new_tokens) if max_new_tokens else None,
-                             do_sample=bool(do_sample), temperature=temperature if do_sample else None)
+        stream = explainer.stream_prepared(inputs, clip, deadline=deadline,
+                                           max_new_tokens=int(max_new_tokens) if max_new_tokens else None,
+                                           do_sample=bool(do_sample), temperature=temperature if do_sample else None)
         text = ""
         for text in stream:
             yield text.lstrip(), skip, skip, skip, skip, skip, skip

@@ -1,5 +1,6 @@
 """What the Space needs around `processing.explain.Explainer`: settings from the environment, the served
-model (+ a 4-bit copy on demand), a cancellable, time-limited token stream, and EmoCue-360 against a reference.
+model (+ a 4-bit copy on demand) and EmoCue-360 against a reference. The cancellable, time-limited token stream is
+`Explainer.stream_prepared(..., deadline=...)`.
 
 Nothing here imports gradio, so the serving logic can be tested and reused without a web server.
 """
@@ -8,14 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import queue
 import threading
-import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from processing.errors import XEmoGPTError
 from processing.explain import DEFAULT_MODEL, REPO_ROOT, Explainer
@@ -164,70 +162,8 @@ class ServedModel:
 # Generation
 
 
-class _StopWhen(StoppingCriteria):
-    """Stops generation when `should_stop()` turns true (checked after every new token)."""
-
-    def __init__(self, should_stop):
-        self.should_stop = should_stop
-
-    def __call__(self, input_ids, scores, **kwargs):
-        return torch.full((input_ids.shape[0],), self.should_stop(), dtype=torch.bool, device=input_ids.device)
-
-
-class TokenStream:
-    """The explanation of prepared inputs as it grows, generated in a worker thread.
-
-    Generation stops at `deadline` (`time.monotonic()` seconds; `timed_out` is then True) or as soon as the
-    consumer stops iterating (a closed page, a cancelled request), so an abandoned request frees the model.
-    """
-
-    def __init__(self, explainer: Explainer, inputs, *, deadline: float, **generation):
-        self.explainer = explainer
-        self.inputs = inputs
-        self.deadline = deadline
-        self.generation = generation
-        self.timed_out = False
-        self._cancelled = threading.Event()
-
-    def _should_stop(self) -> bool:
-        if time.monotonic() >= self.deadline:
-            self.timed_out = True
-        return self.timed_out or self._cancelled.is_set()
-
-    def __iter__(self):
-        explainer = self.explainer
-        kwargs = explainer.generation_kwargs(self.generation)
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopWhen(self._should_stop)])
-        # The streamer's own timeout is a last resort against a stalled worker; the deadline stops it first.
-        wait = max(self.deadline - time.monotonic(), 0.0) + 30.0
-        streamer = TextIteratorStreamer(explainer.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=wait)
-        errors = []
-
-        def run():
-            try:
-                with torch.no_grad():
-                    inputs = explainer.encode(self.inputs.to(explainer.model.device))
-                    explainer.model.generate(**inputs, streamer=streamer, **kwargs)
-            except Exception as error:  # re-raised in the consumer's thread below
-                errors.append(error)
-                streamer.end()
-
-        worker = threading.Thread(target=run, name="xemogpt-space-generate", daemon=True)
-        worker.start()
-        text = ""
-        try:
-            for piece in streamer:
-                if piece:
-                    text += piece
-                    yield text
-        except queue.Empty as error:
-            raise XEmoGPTError("the model stopped producing text; try again with fewer new tokens") from error
-        finally:
-            self._cancelled.set()  # a no-op when generation has ended
-            worker.join(timeout=5.0)
-        if errors:
-            raise errors[0]
+# Streaming with the request's deadline and cancellation: `Explainer.stream_prepared(..., deadline=...)`
+# (processing/explain.py `ExplanationStream`).
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -209,23 +209,22 @@ def test_four_bit_copy_is_loaded_once_on_first_use(monkeypatch, explainer):
     assert loads == [("some/model", {}), ("some/model", {"load_in_4bit": True})]
 
 
-def test_token_stream_stops_at_the_deadline(explainer):
-    serving = load_space_module("serving")
-    inputs, _, _ = explainer.prepare(CLIP, None, "")
-    stream = serving.TokenStream(explainer, inputs, deadline=time.monotonic(), max_new_tokens=200)
+def test_the_stream_stops_at_the_request_deadline(explainer):
+    inputs, clip, _ = explainer.prepare(CLIP, None, "")
+    stream = explainer.stream_prepared(inputs, clip, deadline=time.monotonic(), max_new_tokens=200)
     pieces = list(stream)
     assert stream.timed_out
     assert len(pieces) <= 2
+    assert stream.result is not None and stream.result.timestamps is not None
 
 
-def test_abandoned_token_stream_stops_generating(explainer):
-    serving = load_space_module("serving")
+def test_an_abandoned_stream_stops_generating(explainer):
     inputs, _, _ = explainer.prepare(CLIP, None, "")
-    stream = iter(serving.TokenStream(explainer, inputs, deadline=time.monotonic() + 60, max_new_tokens=4000,
-                                      no_repeat_ngram_size=0, min_new_tokens=4000))
+    stream = iter(explainer.stream_prepared(inputs, deadline=time.monotonic() + 60, max_new_tokens=4000,
+                                            no_repeat_ngram_size=0, min_new_tokens=4000))
     next(stream)
     stream.close()  # what gradio does when the page goes away
-    assert not [t for t in threading.enumerate() if t.name == "xemogpt-space-generate"]
+    assert not [t for t in threading.enumerate() if t.name == "xemogpt-generate"]
 
 
 def test_settings_come_from_the_environment():
