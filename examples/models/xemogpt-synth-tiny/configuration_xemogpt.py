@@ -48,12 +48,16 @@ WAVEFORM_AUDIO_MODEL_TYPES = ("hubert", "wav2vec2")
 MEL_AUDIO_MODEL_TYPES = ("whisper",)
 
 
+VISION_FEATURE_POOLING = ("cls", "pooler_output", "mean")
+
+
 class XEmoGPTConfig(PreTrainedConfig):
     r"""
     Configuration for [`XEmoGPTForConditionalGeneration`].
 
     Args:
-        vision_config (`dict` or `PreTrainedConfig`, *optional*): the frame encoder (CLIP vision).
+        vision_config (`dict` or `PreTrainedConfig`, *optional*): the frame encoder (CLIP vision as published; any
+            transformers vision backbone with `vision_feature_pooling` set to match, e.g. SigLIP, ResNet, ConvNeXt).
         audio_config (`dict` or `PreTrainedConfig`, *optional*): the audio encoder (HuBERT; wav2vec2 and Whisper
             are also accepted).
         text_config (`dict` or `PreTrainedConfig`, *optional*): any decoder-only LM (Qwen3, Qwen2, Llama, ...).
@@ -71,6 +75,14 @@ class XEmoGPTConfig(PreTrainedConfig):
         prompt_style (`"chat"` or `"original"`): the default prompt the processor builds.
         interleave_timestamps (`bool`): write each frame's timestamp as text before its video token.
         freeze_vision_tower / freeze_audio_tower (`bool`): keep the encoders frozen (and in eval mode).
+        vision_feature_pooling (`"cls"`, `"pooler_output"` or `"mean"`): how a frame becomes one vector: the last
+            layer's CLS token before post-layernorm (published, CLIP), the encoder's `pooler_output` (SigLIP's
+            attention head, the global pool of conv backbones), or the mean of the last layer's tokens.
+        vision_image_size (`int`, *optional*): frame size fed to the encoder; default `vision_config.image_size`
+            (needed for encoders whose config has none, such as ResNet / ConvNeXt).
+        vecb_num_attention_heads / vecb_intermediate_size (`int`, *optional*): VECB layer shape. By default the VECB
+            layers copy the vision encoder's own layer config (published); these are needed when the encoder is
+            not a transformer, and override it otherwise.
     """
 
     model_type = "xemogpt"
@@ -99,6 +111,10 @@ class XEmoGPTConfig(PreTrainedConfig):
     freeze_audio_tower: bool = True
     initializer_range: float = 0.02
     tie_word_embeddings: bool = False
+    vision_feature_pooling: Literal["cls", "pooler_output", "mean"] = "cls"
+    vision_image_size: int | None = None
+    vecb_num_attention_heads: int | None = None
+    vecb_intermediate_size: int | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -112,6 +128,14 @@ class XEmoGPTConfig(PreTrainedConfig):
             raise ValueError(
                 f"audio_config.model_type {self.audio_config.model_type!r} is not supported; "
                 f"use one of {WAVEFORM_AUDIO_MODEL_TYPES + MEL_AUDIO_MODEL_TYPES}"
+            )
+        if self.vision_feature_pooling not in VISION_FEATURE_POOLING:
+            raise ValueError(
+                f"vision_feature_pooling must be one of {VISION_FEATURE_POOLING}, got {self.vision_feature_pooling!r}"
+            )
+        if self.frame_size is None:
+            raise ValueError(
+                f"vision_config ({self.vision_config.model_type}) has no image_size: set vision_image_size"
             )
         if self.num_frames < 1 or self.audio_token_stride < 1:
             raise ValueError("num_frames and audio_token_stride must be >= 1")
@@ -128,6 +152,38 @@ class XEmoGPTConfig(PreTrainedConfig):
     def audio_hidden_size(self) -> int:
         cfg = self.audio_config
         return cfg.d_model if self.audio_input_kind == "mel" else cfg.hidden_size
+
+    @property
+    def vision_hidden_size(self) -> int:
+        """Width of one frame vector: the last stage's width for conv backbones (`hidden_sizes`), else `hidden_size`."""
+        cfg = self.vision_config
+        sizes = getattr(cfg, "hidden_sizes", None)
+        return int(sizes[-1]) if sizes else int(cfg.hidden_size)
+
+    @property
+    def frame_size(self) -> int | None:
+        """Square frame size the vision encoder takes."""
+        return self.vision_image_size or getattr(self.vision_config, "image_size", None)
+
+    @property
+    def vecb_config(self) -> PreTrainedConfig:
+        """Config of the VECB's CLIP-style encoder layers: the vision encoder's own (published), or — for an encoder
+        without one, or with `vecb_num_attention_heads` / `vecb_intermediate_size` set — a CLIP-vision layer config
+        of the frame-vector width."""
+        cfg = self.vision_config
+        is_transformer = all(hasattr(cfg, k) for k in ("num_attention_heads", "intermediate_size", "hidden_act"))
+        if is_transformer and self.vecb_num_attention_heads is None and self.vecb_intermediate_size is None:
+            return cfg
+        from transformers import CLIPVisionConfig
+
+        hidden = self.vision_hidden_size
+        heads = self.vecb_num_attention_heads or getattr(cfg, "num_attention_heads", None) or max(1, hidden // 64)
+        layer = CLIPVisionConfig(
+            hidden_size=hidden, num_attention_heads=heads,
+            intermediate_size=self.vecb_intermediate_size or 4 * hidden, attention_dropout=0.0,
+        )
+        layer._attn_implementation = getattr(cfg, "_attn_implementation", None) or "sdpa"
+        return layer
 
 
 __all__ = ["XEmoGPTConfig"]

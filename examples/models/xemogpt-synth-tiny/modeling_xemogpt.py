@@ -68,6 +68,14 @@ def audio_token_lengths(valid_frames: torch.Tensor, stride: int) -> torch.Tensor
     return torch.div(valid_frames + stride - 1, stride, rounding_mode="floor")
 
 
+def build_vision_tower(config: XEmoGPTConfig) -> nn.Module:
+    """The frame encoder: `CLIPVisionModel` for a CLIP vision config (published parameter names), else the
+    backbone `AutoModel` builds for `vision_config` (SigLIP vision, ResNet, ConvNeXt, ...)."""
+    if config.vision_config.model_type == "clip_vision_model":
+        return CLIPVisionModel(config.vision_config)
+    return AutoModel.from_config(config.vision_config)
+
+
 class VideoEmotionalCueBridge(nn.Module):
     """VECB: a learned temporal position table added to per-frame vectors, then vision-encoder layers.
 
@@ -76,9 +84,9 @@ class VideoEmotionalCueBridge(nn.Module):
 
     def __init__(self, config: XEmoGPTConfig):
         super().__init__()
-        vision_config = config.vision_config
-        self.position_embedding = nn.Parameter(torch.zeros(1, config.num_frames, vision_config.hidden_size))
-        self.layers = nn.ModuleList([CLIPEncoderLayer(vision_config) for _ in range(config.vecb_num_layers)])
+        layer_config = config.vecb_config
+        self.position_embedding = nn.Parameter(torch.zeros(1, config.num_frames, config.vision_hidden_size))
+        self.layers = nn.ModuleList([CLIPEncoderLayer(layer_config) for _ in range(config.vecb_num_layers)])
 
     def add_positions(self, frame_features: torch.Tensor) -> torch.Tensor:
         """(n, F, Dv) -> (n, F, Dv) with the position table added (F <= num_frames)."""
@@ -202,7 +210,7 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
 
     def __init__(self, config: XEmoGPTConfig):
         super().__init__(config)
-        self.vision_tower = CLIPVisionModel(config.vision_config)
+        self.vision_tower = build_vision_tower(config)
         if config.audio_input_kind == "mel":
             self.audio_tower = WhisperEncoder(config.audio_config)
         else:
@@ -210,7 +218,7 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
         self.video_bridge = VideoEmotionalCueBridge(config)
         self.audio_bridge = AudioEmotionalCueBridge(config)
         text_hidden = config.text_config.hidden_size
-        self.video_projector = nn.Linear(config.vision_config.hidden_size, text_hidden, bias=config.projector_bias)
+        self.video_projector = nn.Linear(config.vision_hidden_size, text_hidden, bias=config.projector_bias)
         self.audio_projector = nn.Linear(config.audio_hidden_size, text_hidden, bias=config.projector_bias)
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
@@ -240,13 +248,22 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
     # ---- frozen encoders -------------------------------------------------------------------------------------
 
     def encode_video(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
-        """(n, F, 3, H, W) -> per-frame vectors (n, F, Dv): the last layer's CLS token before post-layernorm."""
+        """(n, F, 3, H, W) -> per-frame vectors (n, F, Dv): by default (`vision_feature_pooling="cls"`, published) the
+        last layer's CLS token before post-layernorm; else the encoder's `pooler_output` or its tokens' mean."""
         if pixel_values_videos.dim() != 5:
             raise ValueError(f"pixel_values_videos must be (n_videos, frames, 3, H, W), got {tuple(pixel_values_videos.shape)}")
         n, f = pixel_values_videos.shape[:2]
         flat = pixel_values_videos.flatten(0, 1).to(self.vision_tower.dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_vision_tower):
-            hidden = self.vision_tower(pixel_values=flat).last_hidden_state[:, 0]
+            output = self.vision_tower(pixel_values=flat)
+            pooling = self.config.vision_feature_pooling
+            if pooling == "cls":
+                hidden = output.last_hidden_state[:, 0]
+            elif pooling == "pooler_output":
+                hidden = output.pooler_output.flatten(1)
+            else:
+                hidden = output.last_hidden_state
+                hidden = hidden.flatten(2).mean(-1) if hidden.dim() == 4 else hidden.mean(1)  # conv maps (n, C, h, w)
         return hidden.reshape(n, f, -1)
 
     def encode_audio(

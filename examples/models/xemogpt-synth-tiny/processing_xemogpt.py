@@ -343,7 +343,7 @@ class XEmoGPTProcessor(ProcessorMixin):
         from transformers import Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
         from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-        size = config.vision_config.image_size
+        size = config.frame_size
         image_processor = CLIPImageProcessorPil(
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}
         )
