@@ -55,3 +55,36 @@ def test_explains_the_bundled_clip_with_the_right_emotion_voice_and_face_cues():
     face = {cue for cue in truth["cues"]["visual"] if cue != "The person nods."}
     assert face == {"The person smiles.", "The eyebrows are raised.", "The face changes from neutral to a smile in mid-clip."}
     assert face <= set(cues["visual"]), first.explanation
+
+
+def test_make_demo_model_pipeline_runs_end_to_end_at_smoke_scale(tmp_path):
+    """`train_demo_model.py --quick`: every stage (corpus, banks, encoder pretraining, feature cache, align-video,
+    align-audio, SFT, DPO) runs its fixed number of steps and writes a loadable Hub-style folder."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "model"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples/scripts/train_demo_model.py"), "--quick", "--threads", "1",
+         "--output_dir", str(out), "--work_dir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["steps"] == {"align_video": 10, "align_audio": 5, "sft": 20, "dpo": 5}
+    assert set(log["probes"]["vision"]) >= {"mouth", "brows", "eyes", "pose_mae"}
+    import modeling_xemogpt  # noqa: F401
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(out))
+    assert model.config.vision_config.model_type == "resnet"
+    assert model.config.vision_feature_pooling == "pooler_output"
+
+
+def test_fresh_render_banks_are_deterministic():
+    from processing import demo_model as dm
+
+    a_pixels, a_labels = dm.render_frame_bank(3, 40, 64, 32, workers=2, chunk=16)
+    b_pixels, b_labels = dm.render_frame_bank(3, 40, 64, 32, workers=1, chunk=16)
+    assert a_pixels.shape == (40, 3, 32, 32) and a_labels == b_labels
+    assert (a_pixels == b_pixels).all()
