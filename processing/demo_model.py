@@ -61,8 +61,8 @@ class DemoSettings:
     align_video_seconds: float = 120.0
     align_audio_steps: int = 100
     align_audio_seconds: float = 90.0
-    sft_steps: int = 500
-    sft_seconds: float = 650.0
+    sft_steps: int = 1000
+    sft_seconds: float = 1200.0
     dpo_steps: int = 45
     dpo_seconds: float = 90.0
     sft_learning_rate: float = 2e-3
