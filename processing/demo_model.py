@@ -210,6 +210,15 @@ def decode_corpus(records, dataset_dir, processor, settings: DemoSettings, worke
 # ---- encoder pretraining ----------------------------------------------------------------------------------------
 
 
+def _render_chunks(render, seed: int, count: int, chunk: int, workers: int, *args) -> list:
+    """`render((seed, chunk_index, n, *args))` over `count` items in chunks of `chunk`, in `workers` forked processes."""
+    import multiprocessing
+
+    jobs = [(seed, i, min(chunk, count - i * chunk), *args) for i in range((count + chunk - 1) // chunk)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(render, jobs)
+
+
 def _render_frame_chunk(args):
     seed, chunk, count, frame_size, image_size = args
     rng = np.random.default_rng([seed, 11, chunk])
@@ -225,11 +234,7 @@ def _render_frame_chunk(args):
 def render_frame_bank(seed: int, count: int, frame_size: int, image_size: int, workers: int = 2, chunk: int = 500):
     """`count` freshly rendered single frames (codec-like, resized like the processor) as float16 pixels
     (count, 3, S, S) and their per-frame labels, rendered in `workers` processes (deterministic given the seed)."""
-    import multiprocessing
-
-    jobs = [(seed, i, min(chunk, count - i * chunk), frame_size, image_size) for i in range((count + chunk - 1) // chunk)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_render_frame_chunk, jobs)
+    parts = _render_chunks(_render_frame_chunk, seed, count, chunk, workers, frame_size, image_size)
     return torch.from_numpy(np.concatenate([p[0] for p in parts])), [lab for p in parts for lab in p[1]]
 
 
@@ -249,18 +254,29 @@ def _render_voice_chunk(args):
 def render_voice_bank(processor, seed: int, count: int, max_seconds: float, workers: int = 2, chunk: int = 100):
     """`count` freshly rendered voices as the processor's (log-mel float16, mask) and their labels, rendered in
     `workers` processes (deterministic given the seed)."""
-    import multiprocessing
-
     _PROCESSOR["processor"] = processor
-    jobs = [(seed, i, min(chunk, count - i * chunk), max_seconds) for i in range((count + chunk - 1) // chunk)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_render_voice_chunk, jobs)
+    parts = _render_chunks(_render_voice_chunk, seed, count, chunk, workers, max_seconds)
     mel = (torch.from_numpy(np.concatenate([p[0] for p in parts])), torch.from_numpy(np.concatenate([p[1] for p in parts])))
     return mel, [lab for p in parts for lab in p[2]]
 
 
 def _stack_labels(labels: list[dict]) -> dict:
     return {k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]}
+
+
+def _mixed_batches(sources, rng):
+    """Endless batches drawn from several sources: each source is (tensors, per-item label dicts, items per batch);
+    yields (*tensors concatenated over sources, labels as a dict of tensors). Floating tensors come out as float32."""
+    sources = [(tensors, {k: torch.tensor(np.asarray([lab[k] for lab in labels])) for k in labels[0]}, per_batch)
+               for tensors, labels, per_batch in sources if per_batch]
+    while True:
+        parts = []
+        for tensors, flat, per_batch in sources:
+            rows = torch.from_numpy(rng.integers(len(tensors[0]), size=per_batch))
+            parts.append(([t[rows].float() if t.is_floating_point() else t[rows] for t in tensors],
+                          {k: v[rows] for k, v in flat.items()}))
+        yield (*(torch.cat(column) for column in zip(*(p[0] for p in parts))),
+               {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]})
 
 
 def _timed_loop(params, batches, loss_fn, seconds, lr, log, name, max_steps):
@@ -331,25 +347,13 @@ def pretrain_vision(model, bank, corpus_pixels, corpus_labels, settings: DemoSet
     tower.requires_grad_(True).train()
     heads = VisionHeads(model.config.vision_hidden_size)
     rng = np.random.default_rng([settings.seed, 31])
-    sources = []
-    for pixels, labels, per_batch in ((bank[0], bank[1], bank_per_batch), (corpus_pixels, corpus_labels, corpus_per_batch)):
-        if per_batch:
-            flat = {k: torch.tensor(np.asarray([lab[k] for lab in labels])) for k in labels[0]}
-            sources.append((pixels, flat, per_batch))
-
-    def batches():
-        while True:
-            parts = []
-            for pixels, flat, per_batch in sources:
-                rows = torch.from_numpy(rng.integers(len(pixels), size=per_batch))
-                parts.append((pixels[rows].float(), {k: v[rows] for k, v in flat.items()}))
-            yield torch.cat([p[0] for p in parts]), {k: torch.cat([p[1][k] for p in parts]) for k in parts[0][1]}
+    batches = _mixed_batches([((bank[0],), bank[1], bank_per_batch), ((corpus_pixels,), corpus_labels, corpus_per_batch)], rng)
 
     def loss_fn(pixels, labels):
         return vision_losses(heads(frame_vectors(model, pixels)), labels, settings.vision_pose_weight)
 
     params = list(tower.parameters()) + list(heads.parameters())
-    steps = _timed_loop(params, batches(), loss_fn, settings.vision_seconds, lr, log, "vision", settings.vision_steps)
+    steps = _timed_loop(params, batches, loss_fn, settings.vision_seconds, lr, log, "vision", settings.vision_steps)
     tower.requires_grad_(False).eval()
     return steps, heads.eval()
 
@@ -388,26 +392,14 @@ def pretrain_audio(model, bank, corpus_mel, corpus_labels, settings: DemoSetting
     tower.requires_grad_(True).train()
     heads = AudioHeads(model.config.audio_config.d_model)
     rng = np.random.default_rng([settings.seed, 32])
-    sources = []
-    for (features, masks), labels, per_batch in ((bank[0], bank[1], bank_per_batch), (corpus_mel, corpus_labels, corpus_per_batch)):
-        if per_batch:
-            sources.append((features, masks, {k: torch.tensor([lab[k] for lab in labels]) for k in labels[0]}, per_batch))
-
-    def batches():
-        while True:
-            parts = []
-            for features, masks, flat, per_batch in sources:
-                rows = torch.from_numpy(rng.integers(len(features), size=per_batch))
-                parts.append((features[rows].float(), masks[rows], {k: v[rows] for k, v in flat.items()}))
-            yield (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
-                   {k: torch.cat([p[2][k] for p in parts]) for k in parts[0][2]})
+    batches = _mixed_batches([(bank[0], bank[1], bank_per_batch), (corpus_mel, corpus_labels, corpus_per_batch)], rng)
 
     def loss_fn(mel, mask, labels):
         out = heads(tower(mel).last_hidden_state, mask)
         return {k: nn.functional.cross_entropy(out[k], labels[k]) for k in AUDITORY_FACTORS}
 
     params = list(tower.parameters()) + list(heads.parameters())
-    steps = _timed_loop(params, batches(), loss_fn, settings.audio_seconds, 2e-3, log, "audio", settings.audio_steps)
+    steps = _timed_loop(params, batches, loss_fn, settings.audio_seconds, 2e-3, log, "audio", settings.audio_steps)
     tower.requires_grad_(False).eval()
     return steps, heads.eval()
 
