@@ -67,6 +67,25 @@ def stated_emotion(cues: dict) -> str | None:
     return None
 
 
+_EMOTIONAL_KEYS = {c.statement: key for key, c in CUE_TABLE.items() if c.category == "emotional" and "{x}" not in c.statement}
+
+
+def reasoning(record: dict, cues: dict) -> dict | None:
+    """What the rules (processing/synth/rules.py) make of the cues an explanation states itself: `follows` = its
+    conclusion is the emotion its own cues (and its own reading of the subtitle) imply; `sound` = those cues imply
+    the clip's true emotion. None when a factor cannot be read off the explanation."""
+    from processing.synth.rules import derive_emotion
+
+    values = factor_values(cues)
+    if any(v is None for v in values.values()):
+        return None
+    stated = dict(_EMOTIONAL_KEYS[s] for s in cues.get("emotional", []) if s in _EMOTIONAL_KEYS)
+    factors = {**json.loads(record["factors"]), **values}
+    factors["sentiment"] = stated.get("sentiment", factors["sentiment"])
+    implied = derive_emotion(Factors(**factors)).emotion
+    return {"follows": stated.get("emotion") == implied, "sound": implied == record["emotion"]}
+
+
 def prf(reference: list[set], predicted: list[set]) -> dict:
     tp = sum(len(r & p) for r, p in zip(reference, predicted))
     n_ref, n_pred = sum(len(r) for r in reference), sum(len(p) for p in predicted)
@@ -98,6 +117,10 @@ def score(records: list[dict], predictions: list[dict], embedder) -> dict:
         per_factor[factor] = float(np.mean([g == p for g, p in zip(gold, got)]))
     out["per_factor_accuracy"] = per_factor
     changing = [i for i, r in enumerate(records) if json.loads(r["factors"])["dynamics"] != "steady"]
+    if "explanation" in predictions[0]:  # does the conclusion follow from the model's own cues?
+        judged = [j for j in (reasoning(r, c) for r, c in zip(records, pred_cues)) if j is not None]
+        out["conclusion_follows_own_cues"] = float(np.mean([j["follows"] for j in judged])) if judged else None
+        out["own_cues_imply_true_emotion"] = float(np.mean([j["sound"] for j in judged])) if judged else None
     out["direction_of_change_accuracy"] = float(np.mean(
         [factor_values(pred_cues[i])["dynamics"] == json.loads(records[i]["factors"])["dynamics"] for i in changing]
     )) if changing else None
@@ -179,6 +202,8 @@ def results_markdown(report: dict) -> str:
             rows.append((f"exact {c} cue F1", lambda s, c=c: s[f"exact_{c}"]["f1"]))
         for c in ("visual", "auditory", "emotional"):
             rows.append((f"EmoCue-360 {c} F1", lambda s, c=c: s["emocue360"][c]["f1"]))
+        rows.append(("conclusion follows the model's own cues (rules)", lambda s: s.get("conclusion_follows_own_cues")))
+        rows.append(("the model's own cues imply the true emotion", lambda s: s.get("own_cues_imply_true_emotion")))
         rows.append(("direction of change (onset/offset clips)", lambda s: s["direction_of_change_accuracy"]))
         rows += [(f"factor: {f}", lambda s, f=f: s["per_factor_accuracy"][f]) for f in FACTORS]
         for name, get in rows:
