@@ -1,23 +1,19 @@
 """The cue-perception study's own measures: does a conclusion follow from the explanation's own cues, and how much
 frame order a reference classifier finds in frame vectors."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tests.file_modules import load_file_module
+
 SCRIPTS = Path(__file__).resolve().parent.parent / "examples" / "scripts"
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(SCRIPTS, name)
 
 
 def _records(n):

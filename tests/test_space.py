@@ -1,7 +1,6 @@
 """The Gradio Space (spaces_demo/): served in-process on 127.0.0.1 with a tiny random model and called through
 gradio_client's `/explain` endpoint, plus the serving pieces (settings, time limit, cancellation, scores)."""
 
-import importlib.util
 import json
 import os
 import sys
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.file_modules import load_file_module
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -24,13 +25,7 @@ def load_space_module(name: str):
     """Import spaces_demo/<name>.py (the folder is a Space, not a package)."""
     if str(SPACE_DIR) not in sys.path:
         sys.path.insert(0, str(SPACE_DIR))
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SPACE_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(SPACE_DIR, name)
 
 
 def bag_of_words_embedder(texts):
