@@ -50,8 +50,10 @@ def test_explains_the_bundled_clip_with_the_right_emotion_voice_and_face_cues():
     assert first.emotion == truth["emotion"]
     cues = recover_cues(first.explanation)
     assert set(cues["auditory"]) == set(truth["cues"]["auditory"]), first.explanation
+    # the reasoning: face reading, voice reading, subtitle sentiment and the conclusion, as in the ground truth
+    assert set(cues["emotional"]) == set(truth["cues"]["emotional"]), first.explanation
     # the face: the smile, the raised brows and the direction of the change (neutral -> smile) must be read.
-    # Head motion is not learned yet (it says "still" for the nod; per-factor numbers in the card), so not asserted.
+    # Head motion is read worst (it says "still" for the nod; per-factor numbers in the card), so not asserted.
     face = {cue for cue in truth["cues"]["visual"] if cue != "The person nods."}
     assert face == {"The person smiles.", "The eyebrows are raised.", "The face changes from neutral to a smile in mid-clip."}
     assert face <= set(cues["visual"]), first.explanation
