@@ -349,6 +349,7 @@ def targets(report: dict) -> list[tuple[str, str, bool | None]]:
 
 def _write(model_dir, report):
     model_dir = Path(model_dir)
+    report["notes"] = list(dict.fromkeys(report["notes"]))
     report["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in targets(report)]
     (model_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     results = results_markdown(report)
