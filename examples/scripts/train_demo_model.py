@@ -85,7 +85,7 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   tells still / nod / shake / turn away apart at 0.95 on the validation clips) but the bridge + LLM read it poorly
   (see `factor: head` below; it varied 58-71 % between runs of the same recipe): most nods and shakes are called
   "still". Stage 1's frame-order task shows the same: a 1-D convolution on the same cached frame vectors tells
-  in-order from shuffled nod / shake clips at 0.93-0.96 (`examples/scripts/probe_frame_order.py`), the VECB's
+  in-order from shuffled nod / shake clips at 0.93-0.97 (`examples/scripts/probe_frame_order.py`), the VECB's
   2 CLIP layers reach ~0.75-0.80 (more steps, order-loss weight, position learning rate, sinusoidal position init
   or max pooling did not change that; 4 layers failed to train).
 * Without the VECB (same corpus, encoders and steps) the direction of change drops only 1.6 points (test: 98.4 vs
