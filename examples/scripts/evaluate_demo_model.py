@@ -58,16 +58,19 @@ def factor_values(cues: dict) -> dict:
     return out
 
 
+# canonical emotional statement -> its CUE_TABLE key, e.g. "The person feels sad." -> ("emotion", "sad")
+_EMOTIONAL_KEYS = {c.statement: key for key, c in CUE_TABLE.items() if c.category == "emotional" and "{x}" not in c.statement}
+
+
+def stated_readings(cues: dict) -> dict:
+    """What an explanation's emotional cues state: {"emotion": ..., "sentiment": ..., "face reading": ...} (keys that
+    it does not state are absent)."""
+    return dict(_EMOTIONAL_KEYS[s] for s in cues.get("emotional", []) if s in _EMOTIONAL_KEYS)
+
+
 def stated_emotion(cues: dict) -> str | None:
     """The emotion of the canonical cue "The person feels X." (the explanation's conclusion), if stated."""
-    for cue in cues.get("emotional", []):
-        match = re.fullmatch(r"The person feels (\w+)\.", cue)
-        if match:
-            return match.group(1)
-    return None
-
-
-_EMOTIONAL_KEYS = {c.statement: key for key, c in CUE_TABLE.items() if c.category == "emotional" and "{x}" not in c.statement}
+    return stated_readings(cues).get("emotion")
 
 
 def reasoning(record: dict, cues: dict) -> dict | None:
@@ -79,11 +82,11 @@ def reasoning(record: dict, cues: dict) -> dict | None:
     values = factor_values(cues)
     if any(v is None for v in values.values()):
         return None
-    stated = dict(_EMOTIONAL_KEYS[s] for s in cues.get("emotional", []) if s in _EMOTIONAL_KEYS)
+    said = stated_readings(cues)
     factors = {**json.loads(record["factors"]), **values}
-    factors["sentiment"] = stated.get("sentiment", factors["sentiment"])
+    factors["sentiment"] = said.get("sentiment", factors["sentiment"])
     implied = derive_emotion(Factors(**factors)).emotion
-    return {"follows": stated.get("emotion") == implied, "sound": implied == record["emotion"]}
+    return {"follows": said.get("emotion") == implied, "sound": implied == record["emotion"]}
 
 
 def prf(reference: list[set], predicted: list[set]) -> dict:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from modeling_xemogpt.alignment_xemogpt import permute_frames, random_permutations  # noqa: E402
 from processing.emocue import load_emocue  # noqa: E402
-from processing.training.align import _motion_kinds  # noqa: E402
+from processing.training.align import order_accuracy_by_kind  # noqa: E402
 from processing.training.feature_cache import find_caches, load_cached_split  # noqa: E402
 
 
@@ -89,14 +89,7 @@ def main(argv=None) -> int:
     net = train_probe(train, args.steps, args.batch_size, args.seed)
     correct = clip_accuracy(net, held_out, args.seed)
     result = {"probe": "conv1d-k3x2-maxpool", "steps": args.steps, "train_clips": len(train),
-              "num_clips": len(held_out), "order_accuracy": round(float(correct.mean()), 4)}
-    kinds = _motion_kinds(records)
-    if kinds is not None:
-        kinds = np.array(kinds)
-        for kind in ("monotone", "periodic", "static"):
-            if (kinds == kind).any():
-                result[f"order_accuracy_{kind}_clips"] = round(float(correct[kinds == kind].mean()), 4)
-                result[f"share_{kind}_clips"] = round(float((kinds == kind).mean()), 4)
+              "num_clips": len(held_out), **order_accuracy_by_kind(torch.from_numpy(correct), records)}
     print(json.dumps(result))
     return 0
 

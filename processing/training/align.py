@@ -362,18 +362,26 @@ def evaluate_alignment(model, data, collator, *, batch_size: int = 256, seed: in
     if order_logits:
         logits = torch.cat(order_logits)  # (n, 2 [in order, shuffled], 2)
         correct = torch.stack([logits[:, 0].argmax(-1) == 0, logits[:, 1].argmax(-1) == 1], 1).float()
-        results["order_accuracy"] = round(correct.mean().item(), 4)
-        kinds = _motion_kinds(data)
-        if kinds is not None:
-            kinds = np.array(kinds)
-            changing = torch.from_numpy(kinds != "static")
-            if changing.any():
-                results["order_accuracy_changing_clips"] = round(correct[changing].mean().item(), 4)
-            for kind in ("monotone", "periodic", "static"):
-                rows = torch.from_numpy(kinds == kind)
-                if rows.any():
-                    results[f"order_accuracy_{kind}_clips"] = round(correct[rows].mean().item(), 4)
-                    results[f"share_{kind}_clips"] = round(rows.float().mean().item(), 4)
+        results.update(order_accuracy_by_kind(correct.mean(1), data))
+    return results
+
+
+def order_accuracy_by_kind(correct: torch.Tensor, records) -> dict:
+    """Frame-order accuracy from per-clip scores (n,) (the share of a clip's in-order and shuffled copies judged
+    right), overall and, for EmoCue-Synth rows, per kind of motion (`_motion_kinds`) with each kind's share."""
+    correct = torch.as_tensor(correct, dtype=torch.float32)
+    results = {"order_accuracy": round(correct.mean().item(), 4)}
+    kinds = _motion_kinds(records)
+    if kinds is not None:
+        kinds = np.array(kinds)
+        changing = torch.from_numpy(kinds != "static")
+        if changing.any():
+            results["order_accuracy_changing_clips"] = round(correct[changing].mean().item(), 4)
+        for kind in ("monotone", "periodic", "static"):
+            rows = torch.from_numpy(kinds == kind)
+            if rows.any():
+                results[f"order_accuracy_{kind}_clips"] = round(correct[rows].mean().item(), 4)
+                results[f"share_{kind}_clips"] = round(rows.float().mean().item(), 4)
     return results
 
 
