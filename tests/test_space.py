@@ -37,11 +37,11 @@ def bag_of_words_embedder(texts):
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
 
 
-def tiny_explainer():
+def tiny_explainer(max_new_tokens: int = TOKENS):
     from processing.explain import Explainer
     from processing.testing import tiny_model_and_processor
 
-    return Explainer(*tiny_model_and_processor(), generation_defaults={"max_new_tokens": TOKENS})
+    return Explainer(*tiny_model_and_processor(), generation_defaults={"max_new_tokens": max_new_tokens})
 
 
 def start_space(explainer, **settings):

@@ -21,7 +21,8 @@ def space_url():
         reason = f"no Chromium at {browser.CHROMIUM} (make test installs it with apt-get install -y chromium)"
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
-    demo, url = start_space(tiny_explainer())
+    # long enough that the stream spans several page updates (16 tokens of the tiny model can arrive as one)
+    demo, url = start_space(tiny_explainer(max_new_tokens=96))
     yield url
     demo.close()
 
