@@ -77,7 +77,8 @@ def build_vision_tower(config: XEmoGPTConfig) -> nn.Module:
 
 
 class VideoEmotionalCueBridge(nn.Module):
-    """VECB: a learned temporal position table added to per-frame vectors, then vision-encoder layers.
+    """VECB: a learned temporal position table added to per-frame vectors, then vision-encoder layers (attending to
+    every frame as published, or to a band of neighbours with `vecb_attention_window`).
 
     Input `frame_features` (n, F, Dv) -> output (n, F, Dv). No pooling: every frame becomes one LLM token.
     """
@@ -87,6 +88,17 @@ class VideoEmotionalCueBridge(nn.Module):
         layer_config = config.vecb_config
         self.position_embedding = nn.Parameter(torch.zeros(1, config.num_frames, config.vision_hidden_size))
         self.layers = nn.ModuleList([CLIPEncoderLayer(layer_config) for _ in range(config.vecb_num_layers)])
+        self.attention_window = config.vecb_attention_window
+
+    def attention_bias(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
+        """None (full attention), or with `vecb_attention_window` w > 0 an additive (1, 1, F, F) band mask: frame i
+        attends to frames i-w .. i+w only."""
+        if not self.attention_window:
+            return None
+        index = torch.arange(hidden_states.shape[1], device=hidden_states.device)
+        outside = (index[:, None] - index[None, :]).abs() > self.attention_window
+        bias = torch.zeros(outside.shape, dtype=hidden_states.dtype, device=hidden_states.device)
+        return bias.masked_fill(outside, torch.finfo(hidden_states.dtype).min)[None, None]
 
     def add_positions(self, frame_features: torch.Tensor) -> torch.Tensor:
         """(n, F, Dv) -> (n, F, Dv) with the position table added (F <= num_frames)."""
@@ -99,8 +111,11 @@ class VideoEmotionalCueBridge(nn.Module):
 
     def encode(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """Run the bridge layers on (n, F, Dv) without adding positions."""
+        bias = self.attention_bias(hidden_states)
+        if bias is not None:
+            bias = bias.expand(hidden_states.shape[0], 1, -1, -1)
         for layer in self.layers:
-            hidden_states = layer(hidden_states, attention_mask=None)
+            hidden_states = layer(hidden_states, attention_mask=bias)
         return hidden_states
 
     def forward(self, frame_features: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,13 @@ class AlignmentArguments:
     position_embedding_lr_scale: float = field(default=1.0, metadata={
         "help": "video: learning-rate multiplier for the VECB position table (no weight decay). The table starts "
                 "at std 0.02, tiny next to frame vectors of norm ~10, and the order task waits for it to grow"})
+    temporal_pooling: str = field(default="attention", metadata={
+        "help": "video: what the order head reads: 'attention' (the attention-pooled clip vector, as the paper pools "
+                "every head) or 'max' (the maximum over time of the VECB outputs: one jump between two frames is "
+                "what gives a shuffle away, and an average dilutes it)"})
+    vecb_attention_window: int | None = field(default=None, metadata={
+        "help": "video: VECB attention band (0 = every frame sees every frame, as published; w > 0: frames i-w..i+w). "
+                "Default: the base model's. It is a model setting: the saved model carries it"})
     shuffle_after_positions: bool = field(default=False, metadata={
         "help": "video: reproduce the published bug (shuffle after the position table; the order task is then "
                 "unlearnable). For ablations only"})
@@ -172,12 +179,14 @@ def build_alignment_model(args: AlignmentArguments, stage: str, base: Path, text
     )
 
     config = XEmoGPTConfig.from_pretrained(base)
+    if args.vecb_attention_window is not None:
+        config.vecb_attention_window = args.vecb_attention_window
     alignment = dict(
         alignment_stage=stage, text_embed_dim=text_embed_dim, shared_embed_dim=args.shared_embed_dim,
         temperature=args.temperature, learnable_temperature=args.learnable_temperature,
         contrastive_weight=args.contrastive_weight, temporal_weight=args.temporal_weight,
         reconstruction_weight=args.reconstruction_weight, mask_ratio=args.mask_ratio,
-        shuffle_after_positions=args.shuffle_after_positions,
+        temporal_pooling=args.temporal_pooling, shuffle_after_positions=args.shuffle_after_positions,
     )
     try:
         holder_config = XEmoGPTAlignmentConfig.from_xemogpt_config(config, **alignment, with_encoders=True)
@@ -449,7 +458,7 @@ def save_outputs(model, output_dir, results: dict, settings: dict, base: Path | 
     * `bridges.safetensors`: the aligned bridge alone, under the generation model's names (`load_aligned_bridges`);
     * `alignment/`: the alignment model (bridge + pooling + heads), `alignment_results.json`: held-out metrics.
     """
-    from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
+    from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor
     from modeling_xemogpt.alignment_xemogpt import load_aligned_bridges
 
     output_dir = Path(output_dir)
@@ -457,7 +466,9 @@ def save_outputs(model, output_dir, results: dict, settings: dict, base: Path | 
     staging = output_dir / ".final.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     if base is not None:
-        full = XEmoGPTForConditionalGeneration.from_pretrained(base)
+        config = XEmoGPTConfig.from_pretrained(base)
+        config.vecb_attention_window = model.config.vecb_attention_window  # a recipe may set the bridge's band
+        full = XEmoGPTForConditionalGeneration.from_pretrained(base, config=config)
         try:
             load_aligned_bridges(full, model)
         except ValueError as exc:
