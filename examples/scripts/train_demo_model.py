@@ -129,13 +129,13 @@ SHIPPED_ALIGN_VIDEO = dict(vecb_attention_window=0, temporal_pooling="attention"
                            position_embedding_lr_scale=100)
 
 
-def run_alignment(stage, base, data, out, seconds, log, threads, max_steps):
+def run_alignment(stage, base, data, out, seconds, log, threads, max_steps, overrides=None):
     from processing.training import align
 
     args, targs = align.parse_args(recipe_argv(
         f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_eval_split="validation",
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
-        save_strategy="no", logging_steps=100, num_threads=threads, **(SHIPPED_ALIGN_VIDEO if stage == "video" else {}),
+        save_strategy="no", logging_steps=100, num_threads=threads, **(overrides or {}),
     ))
     summary = align.train_alignment(args, targs, stage, callbacks=[dm.step_budget_callback(max_steps, seconds, log=log, name=f"align-{stage}")])
     log(f"align-{stage}: {summary['global_step']} steps, held-out: "
@@ -190,6 +190,9 @@ def main(argv=None) -> int:
     parser.add_argument("--match_steps", default=None,
                         help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): run each stage for "
                              "that many optimizer steps, so an ablation gets exactly the updates the full model got")
+    parser.add_argument("--stage1", choices=("shipped", "recipe"), default="shipped",
+                        help="stage-1 settings: the shipped model's (full-attention VECB) or the synth-tiny recipe's "
+                             "as they stand (+-1 frame attention band, max-pooled order head)")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
@@ -316,7 +319,8 @@ def main(argv=None) -> int:
     current = base
     if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
-                                             log, args.threads, settings.align_video_steps)["global_step"]
+                                             log, args.threads, settings.align_video_steps,
+                                             SHIPPED_ALIGN_VIDEO if args.stage1 == "shipped" else None)["global_step"]
         current = work / f"align-video{suffix}"
         t = mark("stage1_align_video", t)
     if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
