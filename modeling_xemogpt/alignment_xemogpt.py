@@ -9,8 +9,8 @@ under the same parameter names (`model.vision_tower`, `model.video_bridge`, `mod
   `shared_embed_dim`), temporal order discrimination (a binary head: were the frames shuffled? The frames are
   shuffled *before* the position table is added; the published code shuffled after, which leaves the pooled clip
   vector unchanged, see `shuffle_after_positions`; the order head reads the attention-pooled vector, or with
-  `temporal_pooling="max"` the maximum over time of the VECB outputs), and masked frame modelling (`mask_ratio` of the frame vectors
-  zeroed, a Linear head reconstructs them, MSE on the masked frames);
+  `temporal_pooling="max"` the maximum over time of the VECB outputs), and masked frame modelling (`mask_ratio` of
+  the frame vectors zeroed, a Linear head reconstructs them, MSE on the masked frames);
 * stage `"audio"` (2): audio-text contrastive, the audio vector being the masked mean of the AECB outputs.
 
 Caption embeddings come from a frozen text encoder run once per dataset (the CLIP text tower, or any sentence

@@ -135,7 +135,8 @@ def run_alignment(stage, base, data, out, seconds, log, threads, max_steps, over
     args, targs = align.parse_args(recipe_argv(
         f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_eval_split="validation",
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
-        save_strategy="no", logging_steps=100, num_threads=threads, **(overrides or {}),
+        save_strategy="no", logging_steps=100, num_threads=threads,
+        **(overrides or {}),
     ))
     summary = align.train_alignment(args, targs, stage, callbacks=[dm.step_budget_callback(max_steps, seconds, log=log, name=f"align-{stage}")])
     log(f"align-{stage}: {summary['global_step']} steps, held-out: "
