@@ -82,21 +82,18 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   explanations whose conclusion follows the rules applied to their own stated cues 79 -> 91 % (test). This model
   uses {settings.num_train_clips} (the corpus is the largest cost of `make demo-model` after SFT).
 * Head motion is in the frozen frame vectors (a linear probe on their per-clip mean / std / frame-to-frame change
-  tells still / nod / shake / turn away apart at 0.95 on the validation clips) but the bridge + LLM read it poorly
-  (see `factor: head` below; it varied 58-71 % between runs of the same recipe): most nods and shakes are called
-  "still". Stage 1's frame-order task shows the same: a 1-D convolution on the same cached frame vectors tells
-  in-order from shuffled nod / shake clips at 0.93-0.97 (`examples/scripts/probe_frame_order.py`), the VECB's
-  2 CLIP layers with full attention reach ~0.75-0.80 (more steps, order-loss weight, position learning rate,
-  sinusoidal position init or max pooling alone did not change that). What they lack is locality: with a +-1 frame
-  attention band (`vecb_attention_window: 1`) and max pooling for the order head, today's synth-tiny stage-1 recipe
-  reaches 0.92 on nod / shake clips. This model predates that recipe (full attention); a retrain with the band is
-  the next thing to try for its head reading.
-* Without the VECB (same corpus, encoders and steps) the direction of change drops only 1.6 points (test: 98.4 vs
-  100 %) and the model is about as good on the test split (emotion 89 vs 88 %, exact visual F1 0.812 vs 0.840) but
-  worse on the compositional one (emotion 76 vs 83 %): the frame tokens still reach the LLM in order, and its rotary
-  positions carry that order, so at this scale the VECB's layers buy little. Without the AECB it came out better
-  (test emotion 91 %, exact visual F1 0.874): neither bridge pays for itself at this size, and the run-to-run
-  variation of one recipe (head motion 58-71 %, emotion +-3 points at 100 clips) is as large as these differences.
+  tells still / nod / shake / turn away apart at 0.95 on the validation clips), but a VECB with full attention read
+  it poorly: its 2 CLIP layers reached ~0.75-0.80 on stage 1's nod / shake frame order where a 1-D convolution on the
+  same cached frame vectors reached 0.93-0.97 (`examples/scripts/probe_frame_order.py`), and the previous model
+  (full attention, 2026-12-02) got head motion right in 58 % of test clips. What the VECB lacked is locality: this
+  model's VECB attends to +-1 neighbouring frames (`vecb_attention_window: 1`) and stage 1's order head max-pools
+  over time. Same recipe otherwise (corpus, steps): head motion 58 -> 76 % (test), emotion 88 -> 95 %, exact visual
+  F1 0.840 -> 0.878, compositional emotion 83 -> 87 %.
+* The ablations in RESULTS.md (no VECB, no AECB, subtitle only) were trained against the previous, full-attention
+  model and not yet retrained for this one. Against that model: without the VECB the direction of change dropped
+  only 1.6 points (98.4 vs 100 %; the frame tokens still reach the LLM in order and its rotary positions carry it),
+  without the AECB it came out better (emotion 91 vs 88 %); run-to-run variation of one recipe (emotion +-3 points at
+  100 clips) was as large as those differences.
 
 ## Results
 
@@ -123,9 +120,9 @@ def recipe_argv(recipe: str, **overrides) -> list[str]:
     return argv
 
 
-# Stage-1 settings of the shipped model, which predates the synth-tiny recipe's local-attention VECB (a +-1 frame band
-# and max pooling for the order head): kept here so that `make demo-model` still reproduces the shipped weights.
-SHIPPED_ALIGN_VIDEO = dict(vecb_attention_window=0, temporal_pooling="attention", learning_rate=1e-3,
+# Stage-1 settings of the previous shipped model (2026-12-02), before the synth-tiny recipe's local-attention VECB (a
+# +-1 frame band and max pooling for the order head): `--stage1 full_attention` retrains that model for comparison.
+FULL_ATTENTION_ALIGN_VIDEO = dict(vecb_attention_window=0, temporal_pooling="attention", learning_rate=1e-3,
                            position_embedding_lr_scale=100)
 
 
@@ -191,9 +188,9 @@ def main(argv=None) -> int:
     parser.add_argument("--match_steps", default=None,
                         help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): run each stage for "
                              "that many optimizer steps, so an ablation gets exactly the updates the full model got")
-    parser.add_argument("--stage1", choices=("shipped", "recipe"), default="shipped",
-                        help="stage-1 settings: the shipped model's (full-attention VECB) or the synth-tiny recipe's "
-                             "as they stand (+-1 frame attention band, max-pooled order head)")
+    parser.add_argument("--stage1", choices=("recipe", "full_attention"), default="recipe",
+                        help="stage-1 settings: the synth-tiny recipe's (+-1 frame attention band in the VECB, "
+                             "max-pooled order head; the shipped model) or the previous model's full-attention VECB")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
@@ -321,7 +318,7 @@ def main(argv=None) -> int:
     if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
                                              log, args.threads, settings.align_video_steps,
-                                             SHIPPED_ALIGN_VIDEO if args.stage1 == "shipped" else None)["global_step"]
+                                             FULL_ATTENTION_ALIGN_VIDEO if args.stage1 == "full_attention" else None)["global_step"]
         current = work / f"align-video{suffix}"
         t = mark("stage1_align_video", t)
     if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
