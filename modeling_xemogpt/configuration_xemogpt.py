@@ -85,8 +85,9 @@ class XEmoGPTConfig(PreTrainedConfig):
             not a transformer, and override it otherwise.
         vecb_attention_window (`int`): 0 (published): every VECB frame attends to every frame. `w > 0`: frame `i`
             attends only to frames `i-w .. i+w` (a band mask in every VECB layer; `L` layers see `L*w` frames either
-            side). Local attention is what lets a small VECB compare neighbouring frames: on EmoCue-Synth the tiny
-            VECB's frame-order accuracy on nodding / shaking clips went from 0.77 (full) to 0.95 (w=1).
+            side). Local attention is what lets a small VECB compare neighbouring frames: on EmoCue-Synth, with the
+            order head max-pooled, the tiny VECB's frame-order accuracy on nodding / shaking clips went from 0.81
+            (full) to 0.95 (w=1); either change alone stayed at 0.77-0.81.
     """
 
     model_type = "xemogpt"

@@ -91,14 +91,15 @@ class VideoEmotionalCueBridge(nn.Module):
         self.attention_window = config.vecb_attention_window
 
     def attention_bias(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
-        """None (full attention), or with `vecb_attention_window` w > 0 an additive (1, 1, F, F) band mask: frame i
-        attends to frames i-w .. i+w only."""
+        """None (full attention), or with `vecb_attention_window` w > 0 an additive (n, 1, F, F) band mask for
+        (n, F, Dv) inputs: frame i attends to frames i-w .. i+w only."""
         if not self.attention_window:
             return None
-        index = torch.arange(hidden_states.shape[1], device=hidden_states.device)
+        n, num_frames = hidden_states.shape[:2]
+        index = torch.arange(num_frames, device=hidden_states.device)
         outside = (index[:, None] - index[None, :]).abs() > self.attention_window
         bias = torch.zeros(outside.shape, dtype=hidden_states.dtype, device=hidden_states.device)
-        return bias.masked_fill(outside, torch.finfo(hidden_states.dtype).min)[None, None]
+        return bias.masked_fill(outside, torch.finfo(hidden_states.dtype).min).expand(n, 1, -1, -1)
 
     def add_positions(self, frame_features: torch.Tensor) -> torch.Tensor:
         """(n, F, Dv) -> (n, F, Dv) with the position table added (F <= num_frames)."""
@@ -112,8 +113,6 @@ class VideoEmotionalCueBridge(nn.Module):
     def encode(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """Run the bridge layers on (n, F, Dv) without adding positions."""
         bias = self.attention_bias(hidden_states)
-        if bias is not None:
-            bias = bias.expand(hidden_states.shape[0], 1, -1, -1)
         for layer in self.layers:
             hidden_states = layer(hidden_states, attention_mask=bias)
         return hidden_states

@@ -120,10 +120,13 @@ def recipe_argv(recipe: str, **overrides) -> list[str]:
     return argv
 
 
-# Stage-1 settings of the previous shipped model (2026-12-02), before the synth-tiny recipe's local-attention VECB (a
-# +-1 frame band and max pooling for the order head): `--stage1 full_attention` retrains that model for comparison.
-FULL_ATTENTION_ALIGN_VIDEO = dict(vecb_attention_window=0, temporal_pooling="attention", learning_rate=1e-3,
-                           position_embedding_lr_scale=100)
+# `--stage1`: overrides of the synth-tiny align-video recipe. "recipe": none (a +-1 frame attention band in the VECB,
+# max-pooled order head: the shipped model); "full_attention": the previous shipped model's stage 1 (2026-12-02).
+STAGE1_OVERRIDES = {
+    "recipe": {},
+    "full_attention": dict(vecb_attention_window=0, temporal_pooling="attention", learning_rate=1e-3,
+                           position_embedding_lr_scale=100),
+}
 
 
 def run_alignment(stage, base, data, out, seconds, log, threads, max_steps, overrides=None):
@@ -132,8 +135,7 @@ def run_alignment(stage, base, data, out, seconds, log, threads, max_steps, over
     args, targs = align.parse_args(recipe_argv(
         f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_eval_split="validation",
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
-        save_strategy="no", logging_steps=100, num_threads=threads,
-        **(overrides or {}),
+        save_strategy="no", logging_steps=100, num_threads=threads, **(overrides or {}),
     ))
     summary = align.train_alignment(args, targs, stage, callbacks=[dm.step_budget_callback(max_steps, seconds, log=log, name=f"align-{stage}")])
     log(f"align-{stage}: {summary['global_step']} steps, held-out: "
@@ -188,7 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--match_steps", default=None,
                         help="JSON {stage: steps} (e.g. the full run's training_log.json 'steps'): run each stage for "
                              "that many optimizer steps, so an ablation gets exactly the updates the full model got")
-    parser.add_argument("--stage1", choices=("recipe", "full_attention"), default="recipe",
+    parser.add_argument("--stage1", choices=tuple(STAGE1_OVERRIDES), default="recipe",
                         help="stage-1 settings: the synth-tiny recipe's (+-1 frame attention band in the VECB, "
                              "max-pooled order head; the shipped model) or the previous model's full-attention VECB")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
@@ -318,7 +320,7 @@ def main(argv=None) -> int:
     if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
                                              log, args.threads, settings.align_video_steps,
-                                             FULL_ATTENTION_ALIGN_VIDEO if args.stage1 == "full_attention" else None)["global_step"]
+                                             STAGE1_OVERRIDES[args.stage1])["global_step"]
         current = work / f"align-video{suffix}"
         t = mark("stage1_align_video", t)
     if args.variant not in ("subtitle_only", "no_aecb"):  # stage 2 aligns the AECB
