@@ -175,6 +175,75 @@ def test_lora_targets_only_the_language_model_and_saves_the_bridges():
         language_model_targets(model, r".*\.(q_proj|k_proj)")
 
 
+def test_bridge_learning_rate_zero_keeps_the_aligned_bridges_frozen_and_trains_the_projections(
+        rows, feature_cache, base_dir, tmp_path):
+    from trl import ModelConfig, SFTConfig
+
+    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training
+
+    xargs = XEmoGPTArguments(bridge_learning_rate=0.0)
+    model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
+    assert configure_training(model, ModelConfig(), xargs, ("video", "audio")) is None
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if "_bridge." in n}
+    projections = {n: p.detach().clone() for n, p in model.named_parameters() if "_projector." in n}
+    assert frozen and not any(p.requires_grad for n, p in model.named_parameters() if n in frozen)
+    args = SFTConfig(output_dir=str(tmp_path), max_steps=2, learning_rate=5e-2, **CPU)
+    trainer = build_sft_trainer(model, XEmoGPTProcessor.from_pretrained(base_dir), args,
+                                datasets.Dataset.from_list(rows), xargs=xargs, feature_cache=feature_cache)
+    trainer.train()
+    after = dict(model.named_parameters())
+    assert all(torch.equal(after[n], value) for n, value in frozen.items())
+    assert any(not torch.equal(after[n], value) for n, value in projections.items())
+    # under LoRA the adapter folder then saves only the projections
+    lora = configure_training(XEmoGPTForConditionalGeneration.from_pretrained(base_dir),
+                              ModelConfig(use_peft=True, lora_r=4, lora_alpha=8), xargs, ("video", "audio"))
+    assert lora.modules_to_save == ["video_projector", "audio_projector"]
+
+
+def _lr_of_each_parameter(trainer):
+    optimizer = trainer.create_optimizer()
+    return {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
+@pytest.mark.parametrize("kind, use_peft", [("sft", False), ("sft", True), ("dpo", False)])
+def test_bridge_learning_rate_is_a_param_group_of_the_sft_and_dpo_optimizers(rows, base_dir, tmp_path, kind,
+                                                                             use_peft):
+    from trl import DPOConfig, ModelConfig, SFTConfig
+
+    from processing.training.dpo import build_dpo_trainer, preference_pairs
+    from processing.training.optim import bridge_parameters
+    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training
+
+    def trainer_for(xargs):
+        model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
+        processor = XEmoGPTProcessor.from_pretrained(base_dir)
+        peft = configure_training(model, ModelConfig(use_peft=use_peft, lora_r=4, lora_alpha=8), xargs,
+                                  ("video", "audio"))
+        data = datasets.Dataset.from_list(rows[:2])
+        if kind == "sft":
+            return build_sft_trainer(model, processor, SFTConfig(output_dir=str(tmp_path), learning_rate=1e-3, **CPU),
+                                     data, xargs=xargs, peft_config=peft)
+        return build_dpo_trainer(model, processor, DPOConfig(output_dir=str(tmp_path), learning_rate=1e-3, **CPU),
+                                 preference_pairs(data), xargs=xargs, peft_config=peft)
+
+    trainer = trainer_for(XEmoGPTArguments(bridge_learning_rate=1e-5))
+    lrs = _lr_of_each_parameter(trainer)
+    bridges = {id(p) for p in bridge_parameters(trainer.model)}
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    assert bridges and len(lrs) == len(trainable)  # every trainable parameter is in exactly one group
+    assert {lrs[i] for i in bridges} == {1e-5}
+    assert {lr for i, lr in lrs.items() if i not in bridges} == {1e-3}
+    if use_peft:  # PEFT's trainable copies of the bridges (modules_to_save) are the ones that get it
+        named = {id(p): n for n, p in trainer.model.named_parameters()}
+        assert all(".modules_to_save." in named[i] for i in bridges)
+    trainer.create_scheduler(num_training_steps=10, optimizer=trainer.optimizer)
+    trainer.lr_scheduler.step()
+    ratios = [g["lr"] / g["initial_lr"] for g in trainer.optimizer.param_groups if g["params"]]
+    assert ratios == pytest.approx([ratios[0]] * len(ratios)) and ratios[0] < 1  # the schedule scales every group
+    assert set(_lr_of_each_parameter(trainer_for(XEmoGPTArguments())).values()) == {1e-3}  # unset: one rate
+
+
 # ---- SFT / QLoRA / DPO with TRL ---------------------------------------------------------------------------------
 
 

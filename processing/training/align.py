@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import XEmoGPTError
+from .optim import split_param_group
 
 STAGES = ("video", "audio")
 CAPTION_COLUMN = {"video": "video_caption", "audio": "audio_caption"}
@@ -408,10 +409,8 @@ def make_trainer(model, training_args, train_data, collator, position_embedding_
             optimizer = super().create_optimizer(model)
             table = getattr(getattr(self.model.model, "video_bridge", None), "position_embedding", None)
             if table is not None and table.requires_grad and position_embedding_lr_scale != 1.0:
-                for group in optimizer.param_groups:
-                    group["params"] = [p for p in group["params"] if p is not table]
-                optimizer.add_param_group({"params": [table], "weight_decay": 0.0,
-                                           "lr": self.args.learning_rate * position_embedding_lr_scale})
+                split_param_group(optimizer, [table], weight_decay=0.0,
+                                  lr=self.args.learning_rate * position_embedding_lr_scale)
             return optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

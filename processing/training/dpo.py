@@ -24,11 +24,13 @@ import torch
 from trl import DPOTrainer
 
 from .collators import XEmoGPTPreferenceCollator
+from .optim import BridgeLearningRateMixin
 from .sft import XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args
 
 
-class XEmoGPTDPOTrainer(DPOTrainer):
-    """`trl.DPOTrainer` on raw preference rows: the collator builds prompts, answers and media per batch."""
+class XEmoGPTDPOTrainer(BridgeLearningRateMixin, DPOTrainer):
+    """`trl.DPOTrainer` on raw preference rows: the collator builds prompts, answers and media per batch; the VECB /
+    AECB parameters can have a learning rate of their own (`bridge_learning_rate`)."""
 
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         return dataset
@@ -61,9 +63,11 @@ def build_dpo_trainer(model, processor, args, train_dataset, eval_dataset=None, 
         ref_model = frozen_copy(model)
     collator = make_collator(XEmoGPTPreferenceCollator, processor, args.max_length, xargs, feature_cache,
                              cached_modalities)
-    return XEmoGPTDPOTrainer(model=model, ref_model=ref_model, args=prepare_training_args(args),
-                             data_collator=collator, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                             processing_class=processor, peft_config=peft_config, callbacks=callbacks)
+    trainer = XEmoGPTDPOTrainer(model=model, ref_model=ref_model, args=prepare_training_args(args),
+                                data_collator=collator, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                                processing_class=processor, peft_config=peft_config, callbacks=callbacks)
+    trainer.bridge_learning_rate = xargs.bridge_learning_rate if xargs is not None else None
+    return trainer
 
 
 @torch.no_grad()

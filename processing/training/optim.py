@@ -1,0 +1,49 @@
+"""Optimizer parameter groups shared by the XEmoGPT trainers: a learning rate of their own for some parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+# The bridge layers of XEmoGPTForConditionalGeneration.model (transformer layers, norms, position tables), not the
+# projections into the language model.
+BRIDGE_MODULES = ("video_bridge", "audio_bridge")
+
+
+def bridge_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The trainable parameters of the VECB / AECB of `model`, matched by name so that a PEFT wrapper (whose names
+    gain a `base_model.model.` prefix and a `modules_to_save.default.` infix) is handled too."""
+    return [p for n, p in model.named_parameters()
+            if p.requires_grad and any(f".{m}." in f".{n}" for m in BRIDGE_MODULES)]
+
+
+def split_param_group(optimizer: torch.optim.Optimizer, params: Iterable[torch.nn.Parameter], **options) -> int:
+    """Move `params` out of their groups into copies of those groups with `options` overridden (e.g. `lr=`), so that
+    every other setting (weight decay, betas) stays as the group had it. Returns how many parameters moved."""
+    ids = {id(p) for p in params}
+    moved_total = 0
+    for group in list(optimizer.param_groups):
+        moved = [p for p in group["params"] if id(p) in ids]
+        if not moved:
+            continue
+        group["params"] = [p for p in group["params"] if id(p) not in ids]
+        settings = {k: v for k, v in group.items() if k != "params"}
+        optimizer.add_param_group({**settings, **options, "params": moved})
+        moved_total += len(moved)
+    return moved_total
+
+
+class BridgeLearningRateMixin:
+    """For a `transformers.Trainer` subclass: the VECB / AECB parameters get `bridge_learning_rate` (None: the
+    trainer's own). The scheduler then scales that group like the others (warmup, decay)."""
+
+    bridge_learning_rate: float | None = None
+
+    def create_optimizer(self, model=None):
+        fresh = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        lr = self.bridge_learning_rate
+        if fresh and lr is not None and lr != self.args.learning_rate:
+            split_param_group(optimizer, bridge_parameters(self.model if model is None else model), lr=lr)
+        return optimizer
