@@ -54,3 +54,17 @@ def test_the_reference_order_probe_finds_order_in_frames_that_drift_and_none_in_
     net = probe.train_probe(torch.cat([moving, static]), steps=400, batch_size=32)
     assert probe.clip_accuracy(net, moving[:32]).mean() > 0.9
     assert abs(float(np.mean(probe.clip_accuracy(net, static[:32]))) - 0.5) < 0.2  # nothing to find: about chance
+
+
+def test_self_contradictory_stated_cues_count_as_a_reasoning_failure_not_a_crash():
+    from processing.synth.cues import CUE_TABLE, recover_cues
+
+    study = _script("evaluate_demo_model")
+    record = next(r for r in _records(60) if json.loads(r["factors"])["dynamics"] != "steady")
+    cues = recover_cues(record["explanation"])
+    face = {c.statement for (factor, _), c in CUE_TABLE.items() if factor in ("mouth", "brows", "eyes", "tears")}
+    # the change of expression stays stated, the expression itself is dropped: a face that changes into nothing
+    contradictory = {**cues, "visual": [c for c in cues["visual"] if c not in face]}
+    values = study.factor_values(contradictory)
+    assert values["dynamics"] != "steady" and values["mouth"] == "neutral"
+    assert study.reasoning(record, contradictory) == {"follows": False, "sound": False}

@@ -76,7 +76,8 @@ def stated_emotion(cues: dict) -> str | None:
 def reasoning(record: dict, cues: dict) -> dict | None:
     """What the rules (processing/synth/rules.py) make of the cues an explanation states itself: `follows` = its
     conclusion is the emotion its own cues (and its own reading of the subtitle) imply; `sound` = those cues imply
-    the clip's true emotion. None when a factor cannot be read off the explanation."""
+    the clip's true emotion. None when a factor cannot be read off the explanation; both False when the stated cues
+    contradict each other."""
     from processing.synth.rules import derive_emotion
 
     values = factor_values(cues)
@@ -85,7 +86,10 @@ def reasoning(record: dict, cues: dict) -> dict | None:
     said = stated_readings(cues)
     factors = {**json.loads(record["factors"]), **values}
     factors["sentiment"] = said.get("sentiment", factors["sentiment"])
-    implied = derive_emotion(Factors(**factors)).emotion
+    try:
+        implied = derive_emotion(Factors(**factors)).emotion
+    except ValueError:  # the stated cues contradict each other (e.g. a face change with no expression): no rule
+        return {"follows": False, "sound": False}  # applies, so neither can the conclusion follow nor be sound
     return {"follows": said.get("emotion") == implied, "sound": implied == record["emotion"]}
 
 
