@@ -108,7 +108,8 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   without media (explanations of freshly drawn training-distribution factors, subtitle-only prompts) next to the 4800
   clips, same 1000 steps, 150 clips per split: +1200 such rows, conclusion follows its cues 92.7 -> 96.0 % (test) and
   86.7 -> 89.3 % (compositional), but emotion 92.7 -> 90.0 % test, 81.3 -> 84.0 % compositional; +4800 rows, the
-  perception lost more (exact visual F1 0.925 -> 0.862, emotion 85.3 %).
+  perception lost more (exact visual F1 0.925 -> 0.862, emotion 85.3 %); +4800 rows with the loss on their
+  reading / conclusion sentences only, worse still (emotion 82.7 %, conclusion follows 90.7 %).
 * Ablations (RESULTS.md; same corpus, frozen encoders and optimizer steps, 150 clips per split): without the VECB
   head motion falls 90 -> 60 % and test emotion 92.7 -> 84.7 %, but the direction of change only 98.9 -> 97.8 %: the
   frame tokens reach the LLM in order and its rotary positions carry that order, so that ablation cannot remove it.
