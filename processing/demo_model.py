@@ -72,7 +72,7 @@ class DemoSettings:
     # SFT / DPO keep the VECB / AECB layers stages 1-2 trained as they are (only their projections + the LLM train): at
     # 2e-3, SFT eroded the VECB's frame order (held-out head-motion probe on its output 0.985 -> 0.942; head motion in
     # the explanations, 100 test / compositional clips: bridges trained 78 / 75 %, at 0.1x lr 94 / 88 %,
-    # VECB frozen 94 / 92 %; both frozen, the 2026-12-04 build's SFT checkpoint, 92 / 82 %).
+    # VECB frozen 94 / 92 %; both frozen, the 3600-clip build of 2026-12-04's SFT checkpoint, 92 / 82 %).
     bridge_learning_rate: float = 0.0
 
 

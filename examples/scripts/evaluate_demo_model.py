@@ -87,9 +87,10 @@ def reasoning(record: dict, cues: dict) -> dict | None:
     factors = {**json.loads(record["factors"]), **values}
     factors["sentiment"] = said.get("sentiment", factors["sentiment"])
     try:
-        implied = derive_emotion(Factors(**factors)).emotion
+        stated = Factors(**factors)
     except ValueError:  # the stated cues contradict each other (e.g. a face change with no expression): no rule
         return {"follows": False, "sound": False}  # applies, so neither can the conclusion follow nor be sound
+    implied = derive_emotion(stated).emotion
     return {"follows": said.get("emotion") == implied, "sound": implied == record["emotion"]}
 
 
