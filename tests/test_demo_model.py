@@ -82,6 +82,22 @@ def test_make_demo_model_pipeline_runs_end_to_end_at_smoke_scale(tmp_path):
     assert model.config.vision_config.model_type == "resnet"
     assert model.config.vision_feature_pooling == "pooler_output"
 
+    # --card_only: the card is rewritten from training_log.json and the folder's RESULTS.md, nothing is trained
+    card = (out / "README.md").read_text()
+    assert "(run examples/scripts/evaluate_demo_model.py)" in card  # a new folder has no results yet
+    (out / "RESULTS.md").write_text("| metric | split | xemogpt-synth-tiny |\n|---|---|---|\n| emotion accuracy | test | 12.5 |\n")
+    weights = (out / "model.safetensors").stat().st_mtime_ns
+    script = [sys.executable, str(ROOT / "examples/scripts/train_demo_model.py"), "--card_only"]
+    done = subprocess.run(script + ["--output_dir", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    new_card = (out / "README.md").read_text()
+    assert "| emotion accuracy | test | 12.5 |" in new_card
+    assert "## Reproduce" in new_card and "xemogpt-synth-tiny" in new_card
+    assert (out / "model.safetensors").stat().st_mtime_ns == weights and not list(out.glob("*.tmp"))
+    missing = subprocess.run(script + ["--output_dir", str(tmp_path / "nothing")], capture_output=True, text=True,
+                             timeout=120, cwd=tmp_path)
+    assert missing.returncode == 2 and "training_log.json not found" in missing.stderr
+
 
 def test_fresh_render_banks_are_deterministic():
     from processing import demo_model as dm

@@ -41,8 +41,10 @@ COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --ou
 VARIANTS = ("full", "no_vecb", "no_aecb", "subtitle_only")
 
 
-def model_card(settings, timings, log_info) -> str:
-    results = ROOT / "examples/models/xemogpt-synth-tiny/RESULTS.md"
+def model_card(settings, timings, log_info, model_dir=None) -> str:
+    """The model folder's README.md; its results section is `model_dir`'s RESULTS.md (evaluate_demo_model.py writes
+    it) when there is one."""
+    results = Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny") / "RESULTS.md"
     table = results.read_text() if results.exists() else "(run examples/scripts/evaluate_demo_model.py)\n"
     stage_times = {k: round(v) for k, v in timings.items() if k not in ("total", "parameters")}
     return f"""---
@@ -117,7 +119,8 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   audio encoder's frames lacks; voice tremor, the weakest audio factor at 83 %, is limited by that encoder).
   Subtitle only: 17 % emotion, about chance over 7 emotions.
 * Run-to-run variation of one recipe is about +-3 points of emotion accuracy at 100-150 clips: treat differences of
-  that size between rows below as noise.
+  that size between rows below as noise. The results table gives a 95 % bootstrap interval over the evaluation clips
+  next to emotion accuracy and the exact cue F1s (the sampling error of the clips, not the run-to-run variation).
 
 ## Results
 
@@ -128,6 +131,7 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
 {COMMAND}
 for v in no_vecb no_aecb subtitle_only; do python examples/scripts/train_demo_model.py --variant $v; done  # ablations
 python examples/scripts/evaluate_demo_model.py   # 150 clips per split; writes evaluation.json and RESULTS.md
+python examples/scripts/train_demo_model.py --card_only   # rewrite this card (e.g. after editing its text); trains nothing
 ```
 
 Training settings: `{json.dumps(asdict(settings))}`
@@ -219,7 +223,12 @@ def main(argv=None) -> int:
                         help="stage-1 settings: the synth-tiny recipe's (+-1 frame attention band in the VECB, "
                              "max-pooled order head; the shipped model) or the previous model's full-attention VECB")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
+    parser.add_argument("--card_only", action="store_true",
+                        help="train nothing: rewrite <output_dir>/README.md from its training_log.json and RESULTS.md "
+                             "(after editing the card's text)")
     args = parser.parse_args(argv)
+    if args.card_only:
+        return write_card_only(Path(args.output_dir))
     torch.manual_seed(args.seed)
     settings = dm.DemoSettings(seed=args.seed)
     if args.quick:
@@ -376,11 +385,26 @@ def main(argv=None) -> int:
     timings["total"] = time.perf_counter() - t0
     output_dir = args.output_dir if args.variant == "full" else str(work / f"model{suffix}")
     out = save_pretrained_with_code(model, processor, output_dir,
-                                    extra_files={"README.md": model_card(settings, timings, info)})
+                                    extra_files={"README.md": model_card(settings, timings, info, output_dir)})
     (out / "training_log.json").write_text(json.dumps({"settings": asdict(settings), "variant": args.variant,
                                                        "timings": timings, "steps": steps,
                                                        "probes": info.get("probes")}, indent=2) + "\n")
     log(f"saved {out} (total {timings['total']:.0f}s)")
+    return 0
+
+
+def write_card_only(output_dir: Path) -> int:
+    log_file = output_dir / "training_log.json"
+    if not log_file.is_file():
+        print(f"error: {log_file} not found: --card_only rewrites the card of a model this script trained", file=sys.stderr)
+        return 2
+    log = json.loads(log_file.read_text())
+    settings = dm.DemoSettings(**log["settings"])
+    card = model_card(settings, log["timings"], {"probes": log.get("probes")}, output_dir)
+    tmp = output_dir / "README.md.tmp"
+    tmp.write_text(card)
+    tmp.replace(output_dir / "README.md")
+    print(f"wrote {output_dir / 'README.md'}")
     return 0
 
 
