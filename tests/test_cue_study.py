@@ -68,3 +68,65 @@ def test_self_contradictory_stated_cues_count_as_a_reasoning_failure_not_a_crash
     values = study.factor_values(contradictory)
     assert values["dynamics"] != "steady" and values["mouth"] == "neutral"
     assert study.reasoning(record, contradictory) == {"follows": False, "sound": False}
+
+
+def test_bootstrap_intervals_hold_the_point_estimate_and_shrink_with_more_clips():
+    study = _script("evaluate_demo_model")
+    rng = np.random.default_rng(1)
+    correct = rng.random(150) < 0.9
+    counts = np.array([(3, 4, 4)] * 120 + [(4, 4, 4)] * 30)  # per clip: true positives, reference, predicted
+    small = study.bootstrap_intervals(correct, {"exact_visual": counts})
+    lo, hi = small["emotion_accuracy"]
+    assert lo < correct.mean() < hi and 0.04 < hi - lo < 0.15  # binomial: 2 * 1.96 * sqrt(.9 * .1 / 150) ~ 0.096
+    f1 = (120 * 3 + 30 * 4) / (150 * 4)  # precision == recall here
+    assert small["exact_visual_f1"][0] <= f1 <= small["exact_visual_f1"][1]
+    assert study.bootstrap_intervals(correct, {"exact_visual": counts}) == small  # seeded: reproducible
+    large = study.bootstrap_intervals(np.tile(correct, 4), {"exact_visual": np.tile(counts, (4, 1))})
+    assert large["emotion_accuracy"][1] - large["emotion_accuracy"][0] < hi - lo
+    perfect = study.bootstrap_intervals(np.ones(20, bool), {"exact_visual": np.array([(2, 2, 2)] * 20)})
+    assert perfect == {"emotion_accuracy": [1.0, 1.0], "exact_visual_f1": [1.0, 1.0]}
+
+
+def _bag_of_words(texts):
+    """A deterministic stand-in sentence embedder: hashed word counts, unit length."""
+    import zlib
+
+    out = np.zeros((len(texts), 256), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().split():
+            out[i, zlib.crc32(word.encode()) % 256] += 1
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def test_the_study_reports_intervals_next_to_emotion_accuracy_and_exact_f1():
+    study = _script("evaluate_demo_model")
+    records = _records(12)
+    gold = study.score(records, [{"explanation": r["explanation"]} for r in records], _bag_of_words)
+    assert gold["emotion_accuracy"] == 1.0
+    assert gold["bootstrap_95"] == {"emotion_accuracy": [1.0, 1.0], "exact_visual_f1": [1.0, 1.0],
+                                    "exact_auditory_f1": [1.0, 1.0]}
+    spliced = [{"explanation": r["explanation"]} for r in records[:6]] + [
+        {"explanation": records[(i + 1) % 12]["explanation"]} for i in range(6, 12)]  # half the clips: another clip's text
+    mixed = study.score(records, spliced, _bag_of_words)
+    assert gold["wrong_emotion_causes"] == {"perception": 0.0, "reasoning": 0.0, "unreadable": 0.0}
+    wrong = 1 - mixed["emotion_accuracy"]  # another clip's text: its cues imply its own emotion, a perception error
+    assert abs(sum(mixed["wrong_emotion_causes"].values()) - wrong) < 1e-9 and mixed["wrong_emotion_causes"]["reasoning"] == 0
+    lo, hi = mixed["bootstrap_95"]["emotion_accuracy"]
+    assert lo <= mixed["emotion_accuracy"] <= hi and hi - lo > 0.1
+    table = study.results_markdown({"num_clips": 12, "notes": [], "systems": {"gold": {"test": gold}, "mixed": {"test": mixed}}})
+    assert "| … 95 % bootstrap interval | test | 100.0–100.0 | " in table
+    assert f"{100 * lo:.1f}–{100 * hi:.1f}" in table
+
+
+def test_the_evaluation_corpus_is_regenerated_when_its_size_differs(tmp_path):
+    study = _script("evaluate_demo_model")
+    first = study.eval_records(tmp_path, 4, 0)
+    assert {k: len(v) for k, v in first.items()} == {"test": 2, "compositional": 2}
+    stamp = (tmp_path / "data" / "test.parquet").stat().st_mtime_ns
+    again = study.eval_records(tmp_path, 4, 0)  # same size: reused as it is
+    assert [r["id"] for r in again["test"]] == [r["id"] for r in first["test"]]
+    assert (tmp_path / "data" / "test.parquet").stat().st_mtime_ns == stamp
+    bigger = study.eval_records(tmp_path, 6, 0)
+    assert {k: len(v) for k, v in bigger.items()} == {"test": 3, "compositional": 3}
+    assert [r["id"] for r in bigger["test"][:2]] == [r["id"] for r in first["test"]]  # same seed: a superset
+    assert all(Path(r["path"]).is_file() for r in bigger["compositional"])
