@@ -298,6 +298,18 @@ def test_a_cache_built_with_other_encoder_weights_is_refused(corpus, cached):
         load_cached_split(dirs["video"], "train", records=fewer)
 
 
+def test_manifest_writes_from_concurrent_runs_never_collide(tmp_path):
+    """Two trainings on one dataset folder both rewrite a cache's manifest; each write is atomic on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from processing.training.feature_cache import _write_json
+
+    path = tmp_path / "cache.json"
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: _write_json(path, {"writer": i}), range(200)))
+    assert json.loads(path.read_text())["writer"] in range(200) and list(tmp_path.iterdir()) == [path]
+
+
 def test_cache_building_resumes_after_an_interruption(tmp_path):
     import datasets
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -235,8 +236,11 @@ def encode_audio_rows(encoders, processor, waves: Sequence[np.ndarray | None]):
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    """Atomically: a temporary file of this call's own (two trainings sharing a dataset folder both rewrite its cache
+    manifests when they check them), then a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
 
 
