@@ -122,6 +122,23 @@ def test_cached_features_give_the_same_batch_and_loss_as_raw_media(tiny, rows, f
         torch.testing.assert_close(model(**raw).loss, model(**cached).loss, rtol=1e-4, atol=1e-4)
 
 
+def test_sft_loss_on_cpu_from_full_logits_equals_trls_fused_lm_head(rows, feature_cache, base_dir, tmp_path):
+    from trl import SFTConfig, SFTTrainer
+
+    from processing.training.sft import build_sft_trainer
+
+    model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
+    trainer = build_sft_trainer(model, XEmoGPTProcessor.from_pretrained(base_dir), SFTConfig(output_dir=str(tmp_path), **CPU),
+                                datasets.Dataset.from_list(rows), feature_cache=feature_cache)
+    batch = trainer.data_collator(rows)
+    model.train()
+    with torch.no_grad():
+        ours = trainer.compute_loss(model, dict(batch))
+        fused = SFTTrainer.compute_loss(trainer, model, dict(batch))
+    torch.testing.assert_close(ours, fused, rtol=1e-4, atol=1e-5)
+    assert trainer._metrics["train"]["mean_token_accuracy"]  # the token metrics are still logged
+
+
 def test_preference_collator_repeats_prompt_and_media_for_chosen_and_rejected(tiny, rows):
     _, processor = tiny
     pairs = [{**row, "chosen": row["explanation"]} for row in rows[:2]]

@@ -263,7 +263,7 @@ def main(argv=None) -> int:
                                    vision_bank_frames=600, audio_bank_voices=40, audio_steps=10, align_video_steps=10,
                                    align_audio_steps=5, sft_steps=20, dpo_steps=5)
     for name in ("num_train_clips", "sft_steps", "vision_steps", "audio_steps"):
-        if getattr(args, name):
+        if getattr(args, name) is not None:
             setattr(settings, name, getattr(args, name))
     work = Path(args.work_dir).absolute()
     data, base = work / "data", work / "base"
