@@ -229,9 +229,10 @@ class XEmoGPTForCueAlignment(XEmoGPTPreTrainedModel):
 
     def __init__(self, config: XEmoGPTAlignmentConfig):
         super().__init__(config)
-        # Without the encoders nothing else sets the bridges' attention implementation: use the model's.
+        # Without the encoders nothing else sets the bridges' attention implementation: use the model's. With them, the
+        # encoders set their own (a preset "sdpa" would be refused by one without attention, e.g. the demo's ResNet).
         for sub_config in (config.vision_config, config.audio_config):
-            if sub_config._attn_implementation is None:
+            if sub_config._attn_implementation is None and not config.with_encoders:
                 sub_config._attn_implementation = config._attn_implementation
         self.model = XEmoGPTCueAlignmentModel(config)
         if config.alignment_stage == "video":

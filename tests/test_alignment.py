@@ -298,6 +298,20 @@ def test_a_cache_built_with_other_encoder_weights_is_refused(corpus, cached):
         load_cached_split(dirs["video"], "train", records=fewer)
 
 
+@pytest.mark.parametrize("stage", ["video", "audio"])
+def test_alignment_model_with_encoders_builds_for_an_encoder_without_attention(stage):
+    """Training from raw media builds the frozen encoders inside the alignment model; the bundled demo model's frame
+    encoder is a ResNet, which refuses the SDPA attention setting the bridges use."""
+    from modeling_xemogpt import XEmoGPTConfig
+
+    config = XEmoGPTConfig.from_pretrained(ROOT / "examples/models/xemogpt-synth-tiny")
+    assert config.vision_config.model_type == "resnet"
+    model = XEmoGPTForCueAlignment(XEmoGPTAlignmentConfig.from_xemogpt_config(
+        config, alignment_stage=stage, text_embed_dim=8, with_encoders=True))
+    encoder = [p for n, p in model.named_parameters() if "_tower." in n]
+    assert encoder and not any(p.requires_grad for p in encoder)  # built, and frozen
+
+
 def test_manifest_writes_from_concurrent_runs_never_collide(tmp_path):
     """Two trainings on one dataset folder both rewrite a cache's manifest; each write is atomic on its own."""
     from concurrent.futures import ThreadPoolExecutor
