@@ -10,6 +10,9 @@ them and prints one JSON line per benchmark, then the summary object (the LAST l
   outputs; same model, batch and initial weights. Also the one-off cost of caching. (The tiny recipe's AECB is as
   deep as its 2-layer audio encoder, so caching can at most about halve an audio step there; with HuBERT-large's
   24 layers under a 2-layer AECB the encoder dominates as the video encoder does here.)
+* `bench_sft_loss_full_logits_vs_fused`: one SFT optimizer step of the bundled demo model on cached features, in
+  batches shaped like `make demo-model`'s (16 EmoCue-Synth rows, 16 video + up to 30 audio tokens), with the loss
+  computed as `XEmoGPTSFTTrainer` does on CPU (from the full logits) vs TRL's fused LM head (chunked log-probs).
 """
 
 from __future__ import annotations
@@ -176,7 +179,63 @@ def bench_alignment_cached_vs_raw() -> dict:
     return {"settings": settings, "results": results, "ratios": ratios}
 
 
-BENCHMARKS = [bench_sft_cached_vs_raw, bench_alignment_cached_vs_raw]
+LOSS_ROWS = 64
+LOSS_BATCH = 16
+LOSS_STEPS = 8  # timed steps, after one warm-up step
+
+
+def bench_sft_loss_full_logits_vs_fused() -> dict:
+    """SFT step time of the demo model with the loss from full logits (our CPU path) vs TRL's fused LM head."""
+    import numpy as np
+    from trl import SFTConfig, SFTTrainer
+
+    from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
+    from processing.synth.corpus import synth_sample
+    from processing.training.sft import build_sft_trainer
+
+    base = ROOT / "examples/models/xemogpt-synth-tiny"
+    processor = XEmoGPTProcessor.from_pretrained(base)
+    config = XEmoGPTForConditionalGeneration.from_pretrained(base).config
+    rng = np.random.default_rng(0)
+    rows, cache = [], {}
+    for i in range(LOSS_ROWS):  # records of the corpus; media = encoder outputs of the demo model's widths
+        record = synth_sample(0, "train", i)[1]
+        rows.append({k: record[k] for k in ("id", "subtitle", "explanation")} | {"video": "cached.mp4", "audio": None})
+        frames = int(rng.integers(100, 301))  # 2-6 s of audio-encoder frames
+        cache[record["id"]] = {
+            "video_features": rng.standard_normal((config.num_frames, config.vision_hidden_size)).astype(np.float32),
+            "audio_features": rng.standard_normal((frames, config.audio_hidden_size)).astype(np.float32),
+            "audio_features_mask": np.ones(frames, dtype=bool)}
+    import datasets
+
+    train = datasets.Dataset.from_list(rows)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        def step_times(fused: bool) -> list[float]:
+            model = XEmoGPTForConditionalGeneration.from_pretrained(base)
+            args = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=LOSS_STEPS + 1,
+                             per_device_train_batch_size=LOSS_BATCH, learning_rate=1e-4, use_cpu=True, bf16=False,
+                             gradient_checkpointing=False, report_to="none", save_strategy="no",
+                             logging_strategy="no", max_length=512, seed=0, disable_tqdm=True)
+            trainer = build_sft_trainer(model, processor, args, train, feature_cache=cache)
+            if fused:  # TRL's own loss: the fused LM head
+                trainer.compute_loss = SFTTrainer.compute_loss.__get__(trainer)
+            return _step_seconds(trainer)
+
+        fused, full = step_times(True), step_times(False)
+    finally:
+        torch.set_num_threads(threads)
+    fused_s, full_s = sum(fused) / len(fused), sum(full) / len(full)
+    return {
+        "settings": {"model": "examples/models/xemogpt-synth-tiny", "rows": LOSS_ROWS, "batch_size": LOSS_BATCH,
+                     "timed_steps": len(full), "torch_threads": 2, "vocab_size": config.text_config.vocab_size},
+        "results": {"fused_lm_head_step_s": round(fused_s, 4), "full_logits_step_s": round(full_s, 4)},
+        "ratios": {"sft_step_speedup_full_logits_vs_fused_lm_head": round(fused_s / full_s, 2)},
+    }
+
+
+BENCHMARKS = [bench_sft_cached_vs_raw, bench_alignment_cached_vs_raw, bench_sft_loss_full_logits_vs_fused]
 
 
 def main() -> None:
