@@ -15,7 +15,7 @@ help:
 	@echo "make demo        explain a bundled clip with the bundled default model"
 	@echo "make test        run the whole test suite"
 	@echo "make bench       run benchmarks/ and write benchmarks/results/*.json"
-	@echo "make demo-model  retrain examples/models/xemogpt-synth-tiny from scratch (2-core CPU: ~16 min here, ~28 on a slower VM)"
+	@echo "make demo-model  retrain examples/models/xemogpt-synth-tiny from scratch (2-core CPU: ~15 min here (870 s), ~26 on a 1.8x slower VM)"
 
 setup: $(STAMP)
 
