@@ -128,8 +128,9 @@ def test_sft_loss_on_cpu_from_full_logits_equals_trls_fused_lm_head(rows, featur
     from processing.training.sft import build_sft_trainer
 
     model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
-    trainer = build_sft_trainer(model, XEmoGPTProcessor.from_pretrained(base_dir), SFTConfig(output_dir=str(tmp_path), **CPU),
-                                datasets.Dataset.from_list(rows), feature_cache=feature_cache)
+    trainer = build_sft_trainer(model, XEmoGPTProcessor.from_pretrained(base_dir),
+                                SFTConfig(output_dir=str(tmp_path), **CPU), datasets.Dataset.from_list(rows),
+                                feature_cache=feature_cache)
     batch = trainer.data_collator(rows)
     model.train()
     with torch.no_grad():

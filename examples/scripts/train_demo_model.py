@@ -141,17 +141,18 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   11.8 %: the media phase then learns the perception worse). None moves emotion by more than about 2 points: the
   recipe sat at 88-91 % test with those encoders.
 * What moved it was the perception: longer encoder pretraining, 1300 -> 2000 vision steps and 1500 -> 2500 audio steps,
-  the rest of the recipe unchanged (this model's recipe; the numbers are of its first build, 2026-12-04). Held-out encoder probes: mouth 0.936 -> 0.984, eyes 0.922 -> 0.914,
-  voice tremor 0.775 -> 0.975 (40 validation voices). 500 clips per split, in the explanations: eyes 90 -> 95 %,
-  voice tremor 87 -> 98 %, mouth 96 -> 98 %; exact visual / auditory F1 0.932 / 0.963 -> 0.965 / 0.987; test emotion
-  89.2 -> 94.0 % (91.8-96.2), compositional 82.8 -> 88.0 % (85.0-90.8); wrong emotions from perception 4.8 -> 2.6 % of
-  test clips, from reasoning 6.0 -> 3.4 % (the LLM follows cleaner cues better: 92.0 -> 94.6 %). The cost: vision +26 s,
-  audio +61 s of build. Still short: test emotion (95 % lies inside the interval, the estimate is 1 point under it),
-  compositional 6.0 points under test (reasoning errors 8.6 % there: the unseen cue combinations).
-* Where the 95 % test target sits (2026-12-05): the cues that build states imply the true emotion in 95.6 % of the
-  test clips (95.0 % compositional), so even a perfect reasoner over its own cues stays at about 95 %; the factors it
-  perceives worst are eyes (95 %) and head motion (96 %). The target needs better frame perception (eyes are a few
-  pixels tall at 64 px), not only better reasoning.
+  the rest of the recipe unchanged (this model's recipe; the numbers are of its first build, 2026-12-04). Held-out
+  encoder probes: mouth 0.936 -> 0.984, eyes 0.922 -> 0.914, voice tremor 0.775 -> 0.975 (40 validation voices). 500
+  clips per split, in the explanations: eyes 90 -> 95 %, voice tremor 87 -> 98 %, mouth 96 -> 98 %; exact visual /
+  auditory F1 0.932 / 0.963 -> 0.965 / 0.987; test emotion 89.2 -> 94.0 % (91.8-96.2), compositional 82.8 -> 88.0 %
+  (85.0-90.8); wrong emotions from perception 4.8 -> 2.6 % of test clips, from reasoning 6.0 -> 3.4 % (the LLM follows
+  cleaner cues better: 92.0 -> 94.6 %). The cost: vision +26 s, audio +61 s of build. Still short: test emotion (95 %
+  lies inside the interval, the estimate is 1 point under it), compositional 6.0 points under test (reasoning errors
+  8.6 % there: the unseen cue combinations).
+* Where the 95 % test target sits (2026-12-05): the cues the 2026-12-04 build states imply the true emotion in 95.6 %
+  of the test clips (95.0 % compositional; this build 95.0 / 94.8 %), so even a perfect reasoner over its own cues
+  stays at about 95 %; the factors it perceives worst are eyes (95 %) and head motion (95-96 %). The target needs
+  better frame perception (eyes are a few pixels tall at 64 px), not only better reasoning.
 * The reasoning is under-fitted, not over-fitted: on 300 of its own training clips that build's conclusion follows
   its stated cues in 96 % of clips (98 % after 1500 SFT steps). SFT variations from the same stage 1-2 output, 500
   clips per split, test / compositional emotion (and the share of conclusions that follow the model's own cues, both

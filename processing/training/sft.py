@@ -368,7 +368,7 @@ def sft_trainer_class():
             count = mask.sum() if num_items_in_batch is None else num_items_in_batch
             loss = (nll * mask).sum() / torch.as_tensor(count).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-                loss = loss * self.accelerator.num_processes
+                loss = loss * (self.accelerator.num_processes // self.get_tp_size())
             self._log_token_metrics(logits, labels, mask)
             return (loss, outputs) if return_outputs else loss
 
