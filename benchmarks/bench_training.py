@@ -186,16 +186,17 @@ LOSS_STEPS = 8  # timed steps, after one warm-up step
 
 def bench_sft_loss_full_logits_vs_fused() -> dict:
     """SFT step time of the demo model with the loss from full logits (our CPU path) vs TRL's fused LM head."""
+    import datasets
     import numpy as np
     from trl import SFTConfig, SFTTrainer
 
-    from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
+    from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor
     from processing.synth.corpus import synth_sample
     from processing.training.sft import build_sft_trainer
 
     base = ROOT / "examples/models/xemogpt-synth-tiny"
     processor = XEmoGPTProcessor.from_pretrained(base)
-    config = XEmoGPTForConditionalGeneration.from_pretrained(base).config
+    config = XEmoGPTConfig.from_pretrained(base)
     rng = np.random.default_rng(0)
     rows, cache = [], {}
     for i in range(LOSS_ROWS):  # records of the corpus; media = encoder outputs of the demo model's widths
@@ -206,15 +207,13 @@ def bench_sft_loss_full_logits_vs_fused() -> dict:
             "video_features": rng.standard_normal((config.num_frames, config.vision_hidden_size)).astype(np.float32),
             "audio_features": rng.standard_normal((frames, config.audio_hidden_size)).astype(np.float32),
             "audio_features_mask": np.ones(frames, dtype=bool)}
-    import datasets
-
     train = datasets.Dataset.from_list(rows)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        def step_times(fused: bool) -> list[float]:
+        def step_times(fused: bool, out: str) -> list[float]:
             model = XEmoGPTForConditionalGeneration.from_pretrained(base)
-            args = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=LOSS_STEPS + 1,
+            args = SFTConfig(output_dir=out, max_steps=LOSS_STEPS + 1,
                              per_device_train_batch_size=LOSS_BATCH, learning_rate=1e-4, use_cpu=True, bf16=False,
                              gradient_checkpointing=False, report_to="none", save_strategy="no",
                              logging_strategy="no", max_length=512, seed=0, disable_tqdm=True)
@@ -223,7 +222,8 @@ def bench_sft_loss_full_logits_vs_fused() -> dict:
                 trainer.compute_loss = SFTTrainer.compute_loss.__get__(trainer)
             return _step_seconds(trainer)
 
-        fused, full = step_times(True), step_times(False)
+        with tempfile.TemporaryDirectory() as tmp:
+            fused, full = step_times(True, tmp), step_times(False, tmp)
     finally:
         torch.set_num_threads(threads)
     fused_s, full_s = sum(fused) / len(fused), sum(full) / len(full)
