@@ -130,3 +130,29 @@ def test_the_evaluation_corpus_is_regenerated_when_its_size_differs(tmp_path):
     assert {k: len(v) for k, v in bigger.items()} == {"test": 3, "compositional": 3}
     assert [r["id"] for r in bigger["test"][:2]] == [r["id"] for r in first["test"]]  # same seed: a superset
     assert all(Path(r["path"]).is_file() for r in bigger["compositional"])
+
+
+def test_the_reasoning_source_probe_tells_a_text_reasoner_from_a_media_reader(monkeypatch):
+    """probe_reasoning_source.py gives each clip its reference cue text and asks for the readings with the clip's own
+    media and with another clip's: a model that reasons over the text scores the same in both, one that reads the
+    readings off the media loses them when the media are swapped."""
+    from processing.synth.cues import recover_cues
+
+    probe, study = _script("probe_reasoning_source"), _script("evaluate_demo_model")
+    records = _records(30)
+    clips = [{"subtitle": r["subtitle"], "record": r} for r in records]
+    by_prefix = {r["explanation"].split("Overall,")[0]: r for r in records}
+
+    def text_reasoner(model, processor, clip, prefix):
+        return study.stated_readings(recover_cues(by_prefix[prefix[: -len("Overall,")]]["explanation"]))
+
+    def media_reader(model, processor, clip, prefix):
+        return study.stated_readings(recover_cues(clip["record"]["explanation"]))
+
+    monkeypatch.setattr(probe, "readings_after", text_reasoner)
+    follows_text = probe.probe(None, None, records, clips)
+    assert all(v == 100.0 for cond in follows_text.values() for v in cond.values())
+    monkeypatch.setattr(probe, "readings_after", media_reader)
+    reads_media = probe.probe(None, None, records, clips)
+    assert all(v == 100.0 for v in reads_media["own media"].values())
+    assert all(v < 70.0 for v in reads_media["swapped media"].values())
