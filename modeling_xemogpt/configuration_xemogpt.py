@@ -88,6 +88,10 @@ class XEmoGPTConfig(PreTrainedConfig):
             side). Local attention is what lets a small VECB compare neighbouring frames: on EmoCue-Synth, with the
             order head max-pooled, the tiny VECB's frame-order accuracy on nodding / shaking clips went from 0.81
             (full) to 0.95 (w=1); either change alone stayed at 0.77-0.81.
+        video_token_order (`"kept"` or `"shuffled"`): `"kept"` (published): the video tokens reach the LLM in frame
+            order. `"shuffled"` is an ablation only: every forward pass puts them in a fresh random order (after the
+            VECB), so no frame order reaches the LLM at all; with `vecb_num_layers=0` and a zero position table it is
+            a model without any temporal modelling (the LLM's own positions otherwise carry the frame order).
     """
 
     model_type = "xemogpt"
@@ -121,6 +125,7 @@ class XEmoGPTConfig(PreTrainedConfig):
     vecb_num_attention_heads: int | None = None
     vecb_intermediate_size: int | None = None
     vecb_attention_window: int = 0
+    video_token_order: Literal["kept", "shuffled"] = "kept"
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -148,6 +153,9 @@ class XEmoGPTConfig(PreTrainedConfig):
         if not isinstance(self.vecb_attention_window, int) or self.vecb_attention_window < 0:
             raise ValueError(f"vecb_attention_window must be an int >= 0 (0 = full attention), got "
                              f"{self.vecb_attention_window!r}")
+        if self.video_token_order not in ("kept", "shuffled"):
+            raise ValueError(f"video_token_order must be 'kept' (published) or 'shuffled' (an ablation), got "
+                             f"{self.video_token_order!r}")
         # Composite models keep `tie_word_embeddings` on the top level; follow the LLM's own setting.
         if not self.tie_word_embeddings and getattr(self.text_config, "tie_word_embeddings", False):
             self.tie_word_embeddings = True

@@ -326,6 +326,9 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
             video_features = self.encode_video(pixel_values_videos)
         bridge_dtype = self.video_projector.weight.dtype
         hidden = self.video_bridge(video_features.to(bridge_dtype))
+        if self.config.video_token_order == "shuffled":  # ablation: no frame order reaches the LLM
+            order = torch.argsort(torch.rand(hidden.shape[:2], device=hidden.device), dim=1)
+            hidden = torch.gather(hidden, 1, order[..., None].expand_as(hidden))
         return self.video_projector(hidden)
 
     def get_audio_features(

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "examples" / "models" / "xemogpt-synth-tiny"
@@ -81,6 +82,21 @@ def test_make_demo_model_pipeline_runs_end_to_end_at_smoke_scale(tmp_path):
     model = AutoModel.from_pretrained(str(out))
     assert model.config.vision_config.model_type == "resnet"
     assert model.config.vision_feature_pooling == "pooler_output"
+
+    # an ablation from the same work folder: no VECB, frame tokens shuffled (stage 1 skipped, the encoders reused)
+    ablation = subprocess.run(
+        [sys.executable, str(ROOT / "examples/scripts/train_demo_model.py"), "--quick", "--threads", "1",
+         "--variant", "no_vecb_shuffled", "--work_dir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert ablation.returncode == 0, ablation.stderr[-3000:]
+    ablated_dir = tmp_path / "work" / "model-no_vecb_shuffled"
+    assert json.loads((ablated_dir / "training_log.json").read_text())["steps"] == {"align_audio": 5, "sft": 20, "dpo": 5}
+    ablated = AutoModel.from_pretrained(str(ablated_dir))
+    assert ablated.config.vecb_num_layers == 0 and ablated.config.video_token_order == "shuffled"
+    assert not ablated.model.video_bridge.position_embedding.any()  # the table stays zero through SFT and DPO
+    encoder = {k: v for k, v in model.state_dict().items() if k.startswith("model.vision_tower.")}
+    assert all(torch.equal(v, ablated.state_dict()[k]) for k, v in encoder.items())  # the same frozen encoder
 
     # --card_only: the card is rewritten from training_log.json and the folder's RESULTS.md, nothing is trained
     card = (out / "README.md").read_text()

@@ -398,3 +398,23 @@ def test_a_conv_vision_backbone_with_pooled_frame_vectors_trains_saves_and_loads
 def test_vision_settings_that_cannot_work_are_refused(bad):
     with pytest.raises(ValueError, match="vision_feature_pooling|image_size"):
         tiny_config(vision="resnet", **bad)
+
+
+def test_shuffled_video_token_order_ablation_hides_the_frame_order_from_the_llm():
+    from processing.testing import tiny_config
+
+    model, _ = tiny_model_and_processor()
+    model.eval()
+    features = torch.randn(2, model.config.num_frames, model.config.vision_hidden_size)
+    with torch.no_grad():
+        kept = model.model.get_video_features(video_features=features)
+        assert torch.equal(kept, model.model.get_video_features(video_features=features))  # published: frame order
+        model.config.video_token_order = "shuffled"
+        torch.manual_seed(0)
+        shuffled = model.model.get_video_features(video_features=features)
+    assert not torch.equal(shuffled, kept)
+    for clip in range(2):  # the same tokens, each clip in its own order
+        rows = sorted(map(tuple, shuffled[clip].tolist()))
+        assert rows == sorted(map(tuple, kept[clip].tolist()))
+    with pytest.raises(ValueError, match="video_token_order"):
+        tiny_config(video_token_order="reversed")

@@ -1,6 +1,6 @@
 """The cue-perception study of the bundled demo model `xemogpt-synth-tiny`.
 
-    python examples/scripts/evaluate_demo_model.py [--num-samples 300] [--ablations no_vecb,no_aecb,subtitle_only]
+    python examples/scripts/evaluate_demo_model.py [--num-samples 300] [--ablations no_vecb,no_aecb,...]
     (train the ablations first: train_demo_model.py --variant NAME)
 
 Held-out EmoCue-Synth clips (`xemogpt synth` semantics: test and compositional splits, MP4 with H.264 + AAC)
@@ -8,9 +8,10 @@ go through the real pipeline: MP4 -> load_clip -> processor -> model.generate (g
 accuracy, exact recall / F1 of the canonical cues (visual, auditory), EmoCue-360 per category (rule extractor on
 the generated text vs the gold cues) and the accuracy of every cue factor on its own. Baselines: prior-only
 (the most frequent value of every factor and the most frequent emotion, whatever the input) and models trained
-the same way from the same corpus and frozen encoders (`train_demo_model.py --variant no_vecb|no_aecb|subtitle_only`:
-stage 1 / stage 2 / SFT / DPO without VECB (no position table, no bridge layers), without AECB, or with the
-subtitle only), evaluated through the same real pipeline.
+the same way from the same corpus and frozen encoders (`train_demo_model.py --variant NAME`: stage 1 / stage 2 /
+SFT / DPO without VECB (no_vecb: no position table, no bridge layers), the same with the frame tokens in a random
+order (no_vecb_shuffled: no frame order reaches the LLM), without AECB (no_aecb), or with the subtitle only),
+evaluated through the same real pipeline.
 Writes evaluation.json and RESULTS.md into the model folder.
 """
 
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips of each split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work_dir", default="runs/demo-model", help="train_demo_model.py's work folder")
-    parser.add_argument("--ablations", default="no_vecb,no_aecb,subtitle_only",
+    parser.add_argument("--ablations", default="no_vecb,no_vecb_shuffled,no_aecb,subtitle_only",
                         help="NAME[=MODEL_DIR],...: models trained with train_demo_model.py --variant NAME "
                              "(default folder <work_dir>/model-NAME)")
     parser.add_argument("--threads", type=int, default=1)
@@ -362,6 +363,7 @@ def main(argv=None) -> int:
         ablated = AutoModel.from_pretrained(str(path)).eval()
         ablated_processor = AutoProcessor.from_pretrained(str(path))
         keep_media = name != "subtitle_only"
+        torch.manual_seed(args.seed)  # no_vecb_shuffled draws its frame order from torch's generator
         evaluate_system(name, lambda split: [{"explanation": t} for t in generate(
             ablated, ablated_processor, clips[split] if keep_media else
             [{**c, "frames": None, "audio": None} for c in clips[split]])])
@@ -409,6 +411,11 @@ def targets(report: dict) -> list[tuple[str, str, bool | None]]:
                     f"{_pct(full)} vs {_pct(ablated)}", round(full - ablated, 6) >= 0.40))
     else:
         out.append(("no-VECB >= 40 points lower on direction of change", "not run", None))
+    if "no_vecb_shuffled" in systems:  # not the issue's ablation: it also hides the frame order from the LLM
+        full, ablated = (test["direction_of_change_accuracy"],
+                         systems["no_vecb_shuffled"]["test"]["direction_of_change_accuracy"])
+        out.append(("(same, frame tokens shuffled: no order reaches the LLM) >= 40 points lower (test)",
+                    f"{_pct(full)} vs {_pct(ablated)}", round(full - ablated, 6) >= 0.40))
     if "prior-only" in systems:
         prior = systems["prior-only"]
         losers = [f"{f} ({split})" for split in ("test", "compositional") if split in model

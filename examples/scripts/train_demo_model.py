@@ -16,7 +16,8 @@ overrides for this budget; every stage has a wall-clock cap):
   5. DPO: `xemogpt train dpo` (dpo.yaml) with TRL's DPOTrainer against the corpus' `rejected` explanations.
 
 Ablations (examples/scripts/evaluate_demo_model.py --ablations) rerun stages 2-5 from the same frozen encoders with
-`--variant no_vecb|no_aecb|subtitle_only`.
+`--variant no_vecb|no_vecb_shuffled|no_aecb|subtitle_only` (no_vecb_shuffled: no VECB and the frame tokens reach
+the LLM in a random order, `video_token_order="shuffled"`: no temporal modelling at all).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from processing import demo_model as dm  # noqa: E402
 
 RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
 COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny"
-VARIANTS = ("full", "no_vecb", "no_aecb", "subtitle_only")
+VARIANTS = ("full", "no_vecb", "no_vecb_shuffled", "no_aecb", "subtitle_only")
 CORPUS_REUSED = (" The corpus was reused from an earlier run with the same seed (`--reuse_corpus`: the same seed writes the "
                  "same clips); writing it takes about 150 s more on this CPU (151 s in the 2026-12-04 build).")
 
@@ -117,7 +118,10 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
 * Ablations of this model (RESULTS.md; same corpus, frozen encoders and optimizer steps, 500 clips per split): without
   the VECB head motion falls 95.2 -> 57.8 % and test emotion 93.6 -> 90.8 %, but the direction of change does not fall
   (98.0 % with it, 98.7 % without): the frame tokens reach the LLM in order and its rotary positions carry that order,
-  so that ablation cannot remove it (the same held for the 2026-12-04 build: 98.7 vs 98.0 %). Without the AECB test
+  so that ablation cannot remove it (the same held for the 2026-12-04 build: 98.7 vs 98.0 %). With the frame tokens
+  also shuffled at every forward pass (`--variant no_vecb_shuffled`, `video_token_order="shuffled"`: no order reaches
+  the LLM) the direction of change falls to 59.0 % (58.1 % compositional; chance 50 %), head motion to 59.0 %,
+  dynamics to 75.4 %, test emotion 90.8 %. Without the AECB test
   emotion is 91.8 % (89.2-94.0), inside this model's interval (91.2-95.6): frozen after stage 2, it adds little the
   projection of the frozen audio encoder's frames lacks. Subtitle only: 18 % emotion, about chance over 7 emotions.
 * The numbers above were measured on 100-150 clips per split, where one recipe varied by about +-3 points of emotion
@@ -169,6 +173,22 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   compositional combination) 90.0 / 87.6 -- more combinations at the same step count were fitted worse (reasoning
   errors 3.4 -> 6.8 % of test clips); beam search (5 beams) at inference 93.0 / 87.6. Only more SFT steps helped (about
   1 point, pooled), and they cost build time the 15-minute target does not leave.
+* Where the readings come from (2026-12-05, `examples/scripts/probe_reasoning_source.py`, 200 clips per split): given a
+  clip's reference cue text as the start of its answer, this model writes the rules' face reading / voice reading /
+  emotion for those cues in 95.5 / 95.0 / 95.0 % of test clips (92.5 / 91.5 / 89.0 % compositional) with the clip's own
+  media, but in 17.0 / 28.0 / 21.5 % (16.5 / 29.0 / 28.5 %) when the media are another clip's. It reads the readings off
+  the media, not off the cues it has just stated: its "reasoning" errors are misreadings of the media, and a
+  conclusion contradicts the stated cues whenever the two disagree (most often furrowed brows with or without narrowed
+  eyes: angry <-> worried).
+* Two attempts to change that, same corpus, 500 clips per split, test / compositional emotion (this build: 93.6 /
+  89.0 %); neither adopted, their code removed. (a) Counterfactual SFT rows: a share of the training explanations with
+  one or two stated cues changed and the readings and emotion re-derived by the rules, next to the clip's true media,
+  the loss on the "Overall, ..." conclusion only (never a compositional combination): 25 % of rows 89.8 / 84.8 %,
+  50 % 85.6 / 80.4 %. The readings followed the stated cues more (swapped media: emotion 21.5 -> 44.5 %) but with the
+  own media less (95.0 -> 93.5 %), and perception lost those rows' cue loss (exact visual F1 0.962 -> 0.953 / 0.933).
+  (b) Face- and voice-reading heads (rules V1..V9 / A1..A9 as labels) next to the factor heads in encoder pretraining
+  (full rebuild, corpus reused, 771 s): held-out per-frame face reading 0.959, voice reading 0.90; emotion 91.0 /
+  88.2 %, head motion 95 -> 88 %.
 * Build time: on CPU, TRL's fused LM head (chunked log-probs in plain PyTorch) took ~90 ms of each ~300-ms SFT step;
   `XEmoGPTSFTTrainer` computes the same loss from the full logits there (60 steps 18.6 -> 14.9 s), which brought
   `make demo-model` under 15 minutes with the recipe unchanged.
@@ -180,7 +200,7 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
 
 ```
 {COMMAND}
-for v in no_vecb no_aecb subtitle_only; do python examples/scripts/train_demo_model.py --variant $v; done  # ablations
+for v in no_vecb no_vecb_shuffled no_aecb subtitle_only; do python examples/scripts/train_demo_model.py --variant $v; done  # ablations
 python examples/scripts/evaluate_demo_model.py   # 500 clips per split; writes evaluation.json and RESULTS.md
 python examples/scripts/train_demo_model.py --card_only   # rewrite this card (e.g. after editing its text); trains nothing
 ```
@@ -378,8 +398,10 @@ def main(argv=None) -> int:
         variant_base = work / f"base-{args.variant}"
         model = XEmoGPTForConditionalGeneration.from_pretrained(base)
         processor = XEmoGPTProcessor.from_pretrained(base)
-        if args.variant == "no_vecb":  # no position table, no bridge layers: frame vectors -> projector directly
+        if args.variant in ("no_vecb", "no_vecb_shuffled"):  # no position table, no bridge layers: frame vectors -> projector
             model.config.vecb_num_layers = 0
+            if args.variant == "no_vecb_shuffled":  # ... and the frame tokens in a random order every forward pass
+                model.config.video_token_order = "shuffled"
             fresh = XEmoGPTForConditionalGeneration(model.config)
             fresh.load_state_dict(model.state_dict(), strict=False)
             fresh.model.video_bridge.position_embedding.data.zero_()
@@ -400,9 +422,9 @@ def main(argv=None) -> int:
         setattr(settings, f"{stage}_seconds", getattr(settings, f"{stage}_seconds") * max(1.0, steps_taken / getattr(settings, f"{stage}_steps")))
         setattr(settings, f"{stage}_steps", steps_taken)
     suffix = "" if args.variant == "full" else f"-{args.variant}"
-    modalities = {"full": "video,audio", "no_vecb": "video,audio", "no_aecb": "video,audio", "subtitle_only": ""}[args.variant]
+    modalities = "" if args.variant == "subtitle_only" else "video,audio"
     current = base
-    if args.variant not in ("subtitle_only", "no_vecb"):  # stage 1 aligns the VECB: nothing to align without it
+    if args.variant not in ("subtitle_only", "no_vecb", "no_vecb_shuffled"):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
                                              log, args.threads, settings.align_video_steps,
                                              STAGE1_OVERRIDES[args.stage1])["global_step"]
@@ -414,7 +436,7 @@ def main(argv=None) -> int:
         current = work / f"align-audio{suffix}"
         t = mark("stage2_align_audio", t)
     extra = {} if modalities else {"modalities": None, "cache_features": "false"}
-    frozen = ("model.video_bridge.position_embedding",) if args.variant == "no_vecb" else ()
+    frozen = ("model.video_bridge.position_embedding",) if args.variant.startswith("no_vecb") else ()
     steps["sft"] = run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, settings.sft_steps,
             frozen=frozen,
             per_device_train_batch_size=settings.sft_batch_size, learning_rate=settings.sft_learning_rate,
