@@ -401,8 +401,6 @@ def test_vision_settings_that_cannot_work_are_refused(bad):
 
 
 def test_shuffled_video_token_order_ablation_hides_the_frame_order_from_the_llm():
-    from processing.testing import tiny_config
-
     model, _ = tiny_model_and_processor()
     model.eval()
     features = torch.randn(2, model.config.num_frames, model.config.vision_hidden_size)
