@@ -54,8 +54,7 @@ def probe(model, processor, records: list[dict], clips: list[dict], shift: int =
     counts = {cond: {"face reading": 0, "voice reading": 0, "emotion": 0} for cond in ("own media", "swapped media")}
     n = len(records)
     for i, record in enumerate(records):
-        factors = json.loads(record["factors"])
-        rules = derive_emotion(Factors(**{k: v for k, v in factors.items() if k != "nuisance"}))
+        rules = derive_emotion(Factors.from_json(record["factors"]))
         want = {"face reading": rules.visual, "voice reading": rules.vocal, "emotion": rules.emotion}
         explanation = record["explanation"]
         prefix = explanation[: explanation.index(CONCLUSION) + len(CONCLUSION)]

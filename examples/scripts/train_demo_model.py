@@ -40,6 +40,7 @@ from processing import demo_model as dm  # noqa: E402
 RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
 COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny"
 VARIANTS = ("full", "no_vecb", "no_vecb_shuffled", "no_aecb", "subtitle_only")
+NO_VECB = ("no_vecb", "no_vecb_shuffled")  # the variants without VECB layers and position table
 CORPUS_REUSED = (" The corpus was reused from an earlier run with the same seed (`--reuse_corpus`: the same seed writes the "
                  "same clips); writing it takes about 150 s more on this CPU (151 s in the 2026-12-04 build).")
 
@@ -404,7 +405,7 @@ def main(argv=None) -> int:
         variant_base = work / f"base-{args.variant}"
         model = XEmoGPTForConditionalGeneration.from_pretrained(base)
         processor = XEmoGPTProcessor.from_pretrained(base)
-        if args.variant in ("no_vecb", "no_vecb_shuffled"):  # no position table, no bridge layers: frame vectors -> projector
+        if args.variant in NO_VECB:  # no position table, no bridge layers: frame vectors -> projector
             model.config.vecb_num_layers = 0
             if args.variant == "no_vecb_shuffled":  # ... and the frame tokens in a random order every forward pass
                 model.config.video_token_order = "shuffled"
@@ -430,7 +431,7 @@ def main(argv=None) -> int:
     suffix = "" if args.variant == "full" else f"-{args.variant}"
     modalities = "" if args.variant == "subtitle_only" else "video,audio"
     current = base
-    if args.variant not in ("subtitle_only", "no_vecb", "no_vecb_shuffled"):  # stage 1 aligns the VECB: nothing to align without it
+    if args.variant not in ("subtitle_only", *NO_VECB):  # stage 1 aligns the VECB: nothing to align without it
         steps["align_video"] = run_alignment("video", current, data, work / f"align-video{suffix}", settings.align_video_seconds,
                                              log, args.threads, settings.align_video_steps,
                                              STAGE1_OVERRIDES[args.stage1])["global_step"]
@@ -442,7 +443,7 @@ def main(argv=None) -> int:
         current = work / f"align-audio{suffix}"
         t = mark("stage2_align_audio", t)
     extra = {} if modalities else {"modalities": None, "cache_features": "false"}
-    frozen = ("model.video_bridge.position_embedding",) if args.variant.startswith("no_vecb") else ()
+    frozen = ("model.video_bridge.position_embedding",) if args.variant in NO_VECB else ()
     steps["sft"] = run_trl("sft", current, data, work / f"sft{suffix}", settings.sft_seconds, log, settings.sft_steps,
             frozen=frozen,
             per_device_train_batch_size=settings.sft_batch_size, learning_rate=settings.sft_learning_rate,
