@@ -1,31 +1,15 @@
-"""Saving a model folder that loads anywhere: weights (safetensors), processor, and the remote code with `auto_map`.
+"""Saving a model folder atomically: weights (safetensors), processor, remote code, extra files (a card).
 
-`save_pretrained_with_code` writes a Hub-ready folder: `AutoConfig`, `AutoModel`, `AutoModelForImageTextToText` and
-`AutoProcessor` resolve through `auto_map` with `trust_remote_code=True`, without this package installed.
+The remote code and `auto_map` come from `save_pretrained` itself (the classes are registered with
+`register_for_auto_class`), as in every Trainer checkpoint; this adds only the all-or-nothing folder swap.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-
-REMOTE_CODE_FILES = ("configuration_xemogpt.py", "modeling_xemogpt.py", "processing_xemogpt.py")
-MODEL_AUTO_MAP = {
-    "AutoConfig": "configuration_xemogpt.XEmoGPTConfig",
-    "AutoModel": "modeling_xemogpt.XEmoGPTForConditionalGeneration",
-    "AutoModelForImageTextToText": "modeling_xemogpt.XEmoGPTForConditionalGeneration",
-    "AutoProcessor": "processing_xemogpt.XEmoGPTProcessor",
-}
-PROCESSOR_AUTO_MAP = {"AutoProcessor": "processing_xemogpt.XEmoGPTProcessor"}
-
-
-def _patch_json(path: Path, update: dict) -> None:
-    data = json.loads(path.read_text())
-    data.update(update)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB", overwrite=True, extra_files=None):
@@ -43,11 +27,6 @@ def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB"
         model.save_pretrained(tmp, max_shard_size=max_shard_size)
         if processor is not None:
             processor.save_pretrained(tmp)
-            _patch_json(tmp / "processor_config.json", {"auto_map": PROCESSOR_AUTO_MAP, "processor_class": "XEmoGPTProcessor"})
-        here = Path(__file__).resolve().parent
-        for name in REMOTE_CODE_FILES:
-            shutil.copyfile(here / name, tmp / name)
-        _patch_json(tmp / "config.json", {"auto_map": MODEL_AUTO_MAP})
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
         if out_dir.exists():
@@ -62,3 +41,38 @@ def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB"
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def remote_code_files() -> list[Path]:
+    """The files `save_pretrained` copies into a model folder: the modeling and processing modules and everything
+    they import relatively."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    here = Path(__file__).resolve().parent
+    files = set()
+    for name in ("modeling_xemogpt.py", "processing_xemogpt.py"):
+        files.add(here / name)
+        files.update(Path(f) for f in get_relative_import_files(str(here / name)))
+    return sorted(files)
+
+
+def refresh_remote_code(folder) -> None:
+    """Bring a saved folder's remote code, config (`auto_map`, `custom_pipelines`) and processor files up to date
+    with this package, without touching its weights."""
+    from transformers import AutoConfig, AutoProcessor
+
+    folder = Path(folder)
+    AutoConfig.from_pretrained(folder).save_pretrained(folder)
+    AutoProcessor.from_pretrained(folder).save_pretrained(folder)
+    for path in remote_code_files():
+        shutil.copyfile(path, folder / path.name)
+
+
+if __name__ == "__main__":  # python -m modeling_xemogpt.hub FOLDER
+    import sys
+
+    import modeling_xemogpt  # noqa: F401  (registers the classes)
+
+    for target in sys.argv[1:]:
+        refresh_remote_code(target)
+        print(f"refreshed {target}")

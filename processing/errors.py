@@ -1,12 +1,12 @@
-"""Errors a user can cause. Each carries one line that says what was wrong and where."""
+"""Errors a user can cause. Each carries one line that says what was wrong and where.
 
+`XEmoGPTError` and `MediaError` are defined with the media decoder in the model folder's remote code
+(`modeling_xemogpt/media_xemogpt.py`), which raises them too; they are the same classes here.
+"""
 
-class XEmoGPTError(Exception):
-    """Base class for user-facing errors: the CLI prints the message as one line and exits non-zero."""
+from modeling_xemogpt.media_xemogpt import MediaError, XEmoGPTError
 
-
-class MediaError(XEmoGPTError):
-    """A video or audio file that cannot be used (missing, empty, corrupt, no usable stream)."""
+__all__ = ["DatasetError", "MediaError", "XEmoGPTError"]
 
 
 class DatasetError(XEmoGPTError):

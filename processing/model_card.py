@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 
 from hub_cards import MODEL_CARD_TEMPLATE
+from modeling_xemogpt.configuration_xemogpt import PIPELINE_TASK
+
+# What a Hub user installs to run the model's remote code (packages on PyPI; torchvision is not needed).
+PIP_INSTALL = 'pip install "transformers>=5.24,<6" torch av pillow scipy'
 
 DEFAULT_LIMITATIONS = (
     "Emotion recognition from faces and voices is uncertain and culturally variable; explanations can name cues "
@@ -47,7 +51,7 @@ def make_model_card(model, *, repo_id: str, description: str = "", evaluation: d
     name = model_name or repo_id.split("/")[-1]
     card_data = ModelCardData(
         library_name="transformers",
-        pipeline_tag="video-text-to-text",
+        pipeline_tag=PIPELINE_TASK,
         license=license,
         base_model=list(base_models) if base_models else None,
         datasets=list(datasets) if datasets else None,
@@ -70,6 +74,9 @@ def make_model_card(model, *, repo_id: str, description: str = "", evaluation: d
         aecb_layers=config.aecb_num_layers,
         parameters=parameters,
         results_table=_results_table(evaluation) if evaluation else "",
+        pip_install=PIP_INSTALL,
+        pipeline_tag=PIPELINE_TASK,
+        sampling_rate=config.audio_sampling_rate,
         limitations=limitations,
     )
 

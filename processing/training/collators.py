@@ -132,8 +132,8 @@ class XEmoGPTSFTCollator:
         video_cached = _uses_cache(media, "frames", "video_features")
         audio_cached = _uses_cache(media, "audio", "audio_features")
         if not (video_cached or audio_cached):  # all raw: the processor's public call does everything
-            encoded = p(text=prompts, videos=videos, audios=audios, timestamps=timestamps, padding=False,
-                        return_tensors=None)
+            encoded = p(text=prompts, videos=videos or None, audio=audios or None, padding=False, return_tensors=None,
+                        videos_kwargs={"timestamps": timestamps} if videos else {})
             ids = encoded.pop("input_ids")
             encoded.pop("attention_mask", None)
             return ids, {k: _as_tensor(v, torch.long if k.endswith("mask") else torch.float32) for k, v in encoded.items()}
@@ -159,7 +159,9 @@ class XEmoGPTSFTCollator:
             inputs["audio_features_mask"] = torch.stack([torch.nn.functional.pad(m, (0, longest - len(m))) for m in masks])
             stride = p.audio_token_stride
             audio_counts = [-(-int(m.sum()) // stride) for m in inputs["audio_features_mask"]]
-        expanded = p.expand_placeholders(prompts, audio_counts, timestamps)
+        n_videos = sum(1 for m in media if "frames" in m or "video_features" in m)
+        video_marks = [p.video_replacement(t) for t in (timestamps or [None] * n_videos)]
+        expanded, _ = p.get_text_with_replacements(prompts, [], video_marks, [p.audio_token * n for n in audio_counts])
         return p.tokenizer(expanded, add_special_tokens=False, padding=False)["input_ids"], inputs
 
     def encode_answers(self, answers: Sequence[str]) -> list[list[int]]:

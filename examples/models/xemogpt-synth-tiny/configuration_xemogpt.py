@@ -50,6 +50,20 @@ MEL_AUDIO_MODEL_TYPES = ("whisper",)
 
 VISION_FEATURE_POOLING = ("cls", "pooler_output", "mean")
 
+# Remote-code entry points every saved config carries (with `trust_remote_code=True` they resolve without this
+# package). `register_for_auto_class` records one Auto class per class; the others live here, and
+# `custom_object_save` keeps them when it adds its own entry on every `save_pretrained`.
+AUTO_MAP = {
+    "AutoConfig": "configuration_xemogpt.XEmoGPTConfig",
+    "AutoModel": "modeling_xemogpt.XEmoGPTForConditionalGeneration",
+    "AutoModelForImageTextToText": "modeling_xemogpt.XEmoGPTForConditionalGeneration",
+    "AutoModelForMultimodalLM": "modeling_xemogpt.XEmoGPTForConditionalGeneration",
+    "AutoProcessor": "processing_xemogpt.XEmoGPTProcessor",
+}
+# `pipeline("video-text-to-text", model=..., trust_remote_code=True)` (see pipeline_xemogpt.py).
+PIPELINE_TASK = "video-text-to-text"
+CUSTOM_PIPELINES = {PIPELINE_TASK: {"impl": "pipeline_xemogpt.XEmoGPTPipeline", "pt": ["AutoModel"], "type": "multimodal"}}
+
 
 class XEmoGPTConfig(PreTrainedConfig):
     r"""
@@ -129,6 +143,8 @@ class XEmoGPTConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self.auto_map = {**AUTO_MAP, **(getattr(self, "auto_map", None) or {})}
+        self.custom_pipelines = {**CUSTOM_PIPELINES, **(getattr(self, "custom_pipelines", None) or {})}
         if self.aecb_layer_variant not in ("post_norm", "stable_layer_norm"):
             raise ValueError(
                 f"aecb_layer_variant must be 'post_norm' (published) or 'stable_layer_norm', got {self.aecb_layer_variant!r}"
@@ -202,5 +218,7 @@ class XEmoGPTConfig(PreTrainedConfig):
         layer._attn_implementation = getattr(cfg, "_attn_implementation", None) or "sdpa"
         return layer
 
+
+XEmoGPTConfig.register_for_auto_class()
 
 __all__ = ["XEmoGPTConfig"]

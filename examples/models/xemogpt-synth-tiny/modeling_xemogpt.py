@@ -158,17 +158,9 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _can_compile_fullgraph = False
     _skip_keys_device_placement = "cache"
-    _no_split_modules = [
-        "CLIPEncoderLayer",
-        "HubertEncoderLayer",
-        "HubertEncoderLayerStableLayerNorm",
-        "Wav2Vec2EncoderLayer",
-        "Wav2Vec2EncoderLayerStableLayerNorm",
-        "WhisperEncoderLayer",
-        "Qwen3DecoderLayer",
-        "Qwen2DecoderLayer",
-        "LlamaDecoderLayer",
-    ]
+    # Filled per instance with the layer classes the built model contains (`keep_whole_layer_classes`): accelerate's
+    # FSDP auto-wrap and `device_map="auto"` look every name up and fail on a class the model does not have.
+    _no_split_modules = []
 
     # bitsandbytes quantization (`from_pretrained(..., quantization_config=BitsAndBytesConfig(...))`) converts every
     # nn.Linear outside its skip list `llm_int8_skip_modules`; left unset, transformers skips only the LM head /
@@ -206,6 +198,17 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
             config.llm_int8_skip_modules = cls.quantization_skip_modules()
         return super().from_pretrained(*args, **kwargs)
 
+    def keep_whole_layer_classes(self) -> list[str]:
+        """Names of the layer classes this model contains that must stay on one device / in one FSDP unit: the
+        sub-models' own `_no_split_modules` (encoder and decoder layers) and the bridges' layers."""
+        present = {type(m).__name__ for m in self.modules()}
+        names = {type(layer).__name__ for bridge in ("video_bridge", "audio_bridge")
+                 for layer in getattr(self.get_submodule("model") if hasattr(self, "lm_head") else self, bridge).layers}
+        for module in self.modules():
+            if isinstance(module, PreTrainedModel) and not isinstance(module, XEmoGPTPreTrainedModel):
+                names.update(module._no_split_modules or [])
+        return sorted(name for name in names if name in present)
+
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, VideoEmotionalCueBridge):
@@ -237,6 +240,7 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
         self._apply_freezing()
+        self._no_split_modules = self.keep_whole_layer_classes()
 
     def _apply_freezing(self):
         if self.config.freeze_vision_tower:
@@ -465,6 +469,7 @@ class XEmoGPTForConditionalGeneration(XEmoGPTPreTrainedModel, GenerationMixin):
         self.model = XEmoGPTModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+        self._no_split_modules = self.model._no_split_modules
 
     def get_input_embeddings(self):
         return self.model.get_input_embeddings()
@@ -606,6 +611,14 @@ class XEmoGPTForConditionalGeneration(XEmoGPTPreTrainedModel, GenerationMixin):
         model.model._apply_freezing()
         return (model, processor) if return_processor else model
 
+    @staticmethod
+    def pipeline_class():
+        """The class behind `pipeline("video-text-to-text", ...)` (the config's `custom_pipelines`). Imported here so
+        that every `save_pretrained` copies `pipeline_xemogpt.py` with this file (relative imports travel)."""
+        from .pipeline_xemogpt import XEmoGPTPipeline
+
+        return XEmoGPTPipeline
+
     def parameter_breakdown(self) -> dict[str, int]:
         """Parameter counts per part: vision encoder, audio encoder, VECB, AECB, projections, LLM (+ LM head)."""
         m = self.model
@@ -624,6 +637,9 @@ class XEmoGPTForConditionalGeneration(XEmoGPTPreTrainedModel, GenerationMixin):
         parts["total"] = sum(parts.values())
         return parts
 
+
+# Every save_pretrained (Trainer checkpoints, push_to_hub) copies this code and writes `auto_map` (see AUTO_MAP).
+XEmoGPTForConditionalGeneration.register_for_auto_class("AutoModel")
 
 __all__ = [
     "AudioEmotionalCueBridge",

@@ -1,38 +1,79 @@
-"""XEmoGPTProcessor: frames + audio + subtitle -> model inputs, with the prompt formats and placeholder expansion.
+"""XEmoGPTProcessor: video + audio + subtitle -> model inputs, on `ProcessorMixin`'s own multimodal machinery.
 
-A prompt holds one `<|video|>` marker per clip video and one `<|audio|>` marker per audio track; `__call__` expands
-each marker to exactly as many placeholder tokens as the model produces media tokens (`num_frames` per video; the
-audio count follows from the audio encoder's convolution lengths and the AECB pooling stride), optionally writing
-each frame's timestamp as text before its video token.
+`processor(text=..., videos=..., audio=...)` and `processor.apply_chat_template(conversation, tokenize=True)` work as
+for other transformers multimodal processors (LLaVA, Qwen2.5-Omni):
+
+* videos: file paths or decoded frame arrays (F, H, W, 3) of any length; `XEmoGPTVideoProcessor` samples
+  `num_frames` uniformly (paths are decoded with PyAV by `media_xemogpt`, as `xemogpt explain` decodes them);
+* audio: mono waveforms at `sampling_rate` or file paths; a video given by path without an audio brings its own
+  audio track (`audio_from_video`, on by default: the published model always hears the clip's voice);
+* `ProcessorMixin.__call__` expands each `<|video|>` / `<|audio|>` marker to as many placeholder tokens as the
+  model makes media tokens (`replace_video_token` / `replace_audio_token`).
+
+A chat turn is `[{"type": "video", "path": ...}, {"type": "text", "text": SUBTITLE}]` (an `audio` item is optional;
+a second text item replaces the default instruction). The chat template renders media markers first, then
+`Subtitle: "..."` and the instruction, in the Qwen3 chat format.
 """
 
+import json
 import math
+import os
 
 import numpy as np
 from transformers import AutoTokenizer
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, VideosKwargs
+from transformers.video_utils import make_batched_videos
+
+from .media_xemogpt import _checked_path, _load_audio, sample_frames
+from .media_xemogpt import load_audio as load_audio_file
 
 DEFAULT_INSTRUCTION = (
     "Explain the person's emotion cue by cue: what the face and body show in the video, what the voice sounds "
     "like in the audio, and the emotion these cues add up to."
 )
 
-# Qwen3 chat format. A user turn's content may hold {"type": "video"}, {"type": "audio"} and text items.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for item in message['content'] %}"
-    "{% if item['type'] == 'video' %}Video: <|video|>\n"
-    "{% elif item['type'] == 'audio' %}Audio: <|audio|>\n"
-    "{% elif item['type'] == 'text' %}{{ item['text'] }}"
-    "{% endif %}{% endfor %}{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
-    "{% endif %}"
+
+def build_chat_template(default_instruction: str = DEFAULT_INSTRUCTION) -> str:
+    """The Qwen3-format chat template. In a turn holding media, media markers come first (in content order), then
+    the first text item as the subtitle and the next text items as the instruction (default: `default_instruction`);
+    turns without media render their text as is."""
+    return (
+        "{% for message in messages %}"
+        "<|im_start|>{{ message['role'] }}\n"
+        "{% if message['content'] is string %}{{ message['content'] }}"
+        "{% else %}"
+        "{% set texts = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | list %}"
+        "{% set media = message['content'] | selectattr('type', 'in', ['video', 'audio']) | list %}"
+        "{% for item in media %}"
+        "{% if item['type'] == 'video' %}Video: <|video|>\n{% else %}Audio: <|audio|>\n{% endif %}"
+        "{% endfor %}"
+        "{% if media %}"
+        "{% set subtitle = (texts[0] if texts else '') | trim %}"
+        "{% if subtitle %}Subtitle: \"{{ subtitle }}\"\n{% else %}Subtitle: (none)\n{% endif %}"
+        "{% if texts | length > 1 %}{{ texts[1:] | join('\n') }}"
+        "{% else %}{{ " + json.dumps(default_instruction) + " }}{% endif %}"
+        "{% else %}{{ texts | join('') }}{% endif %}"
+        "{% endif %}"
+        "<|im_end|>\n"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n"
+        "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
+        "{% endif %}"
+    )
+
+
+CHAT_TEMPLATE = build_chat_template()
+
+# The template of folders saved before the content-item format: it rendered one text item holding
+# 'Subtitle: "..."\n' + instruction. Such folders get the current template, which renders the same prompts.
+_LEGACY_CHAT_TEMPLATES = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for item in message['content'] %}{% if item['type'] == 'video' %}"
+    "Video: <|video|>\n{% elif item['type'] == 'audio' %}Audio: <|audio|>\n{% elif item['type'] == 'text' %}"
+    "{{ item['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% endif %}{% endif %}",
 )
 
 # The published plain prompt (audio before video); the filler words are configurable for converted checkpoints.
@@ -50,22 +91,88 @@ def conv_output_length(num_samples: int, kernels, strides) -> int:
     return max(length, 0)
 
 
+def uniform_indices(total: int, num_frames: int) -> np.ndarray:
+    """Indices of `num_frames` frames out of `total`: the frame playing at each of `num_frames` equal segments'
+    centres (the rule `media_xemogpt` applies to timestamps); frames repeat when `total < num_frames`."""
+    if total < 1:
+        raise ValueError("a video needs at least one frame")
+    return np.minimum(np.floor((np.arange(num_frames) + 0.5) * total / num_frames).astype(np.int64), total - 1)
+
+
+def _is_path(item) -> bool:
+    return isinstance(item, (str, os.PathLike))
+
+
+class XEmoGPTVideoProcessor:
+    r"""
+    Videos of any length -> `pixel_values_videos` (n, num_frames, 3, S, S).
+
+    transformers 5.24's `BaseVideoProcessor` and `AutoVideoProcessor` require torchvision, which cannot be installed
+    beside a CPU-only torch; this is the smallest video processor that needs neither: paths are decoded with PyAV
+    (`media_xemogpt.sample_frames`, the decoder of `xemogpt explain`), frame arrays are sampled with the same
+    segment-centre rule, and each frame goes through the processor's (PIL) image processor. It is built from the
+    processor's saved settings, so it has no file of its own.
+    """
+
+    model_input_names = ["pixel_values_videos"]
+
+    def __init__(self, image_processor, num_frames: int = 16):
+        self.image_processor = image_processor
+        self.num_frames = num_frames
+
+    def sample(self, video, timestamps=None):
+        """One video (path, or frames (F, H, W, 3) / (F, 3, H, W)) -> (frames (num_frames, H, W, 3) uint8,
+        timestamps (num_frames,) seconds)."""
+        if _is_path(video):
+            return sample_frames(video, self.num_frames)
+        frames = np.asarray(video.numpy() if hasattr(video, "numpy") else video)
+        if frames.ndim != 4 or 3 not in (frames.shape[-1], frames.shape[1]):
+            raise ValueError(f"expected a video path or frames (F, H, W, 3), got an array of shape {frames.shape}")
+        if frames.shape[-1] != 3:
+            frames = frames.transpose(0, 2, 3, 1)
+        index = uniform_indices(len(frames), self.num_frames)
+        stamps = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)[index]
+        return frames[index], stamps
+
+    def __call__(self, videos, timestamps=None, return_tensors="pt", **kwargs) -> BatchFeature:
+        """`videos`: one or a list of videos. Returns `pixel_values_videos` and `video_timestamps` (per video, its
+        frames' times in seconds; None for frame arrays given without `timestamps`)."""
+        videos = make_batched_videos(videos)
+        sampled = [self.sample(v, None if timestamps is None else timestamps[i]) for i, v in enumerate(videos)]
+        flat = [frame for frames, _ in sampled for frame in frames]
+        pixels = self.image_processor(images=flat, return_tensors="pt")["pixel_values"]
+        pixels = pixels.reshape(len(sampled), self.num_frames, *pixels.shape[1:])
+        return BatchFeature(
+            {"pixel_values_videos": pixels, "video_timestamps": [t for _, t in sampled]}, tensor_type=None
+        )
+
+
+class XEmoGPTVideosKwargs(VideosKwargs, total=False):
+    timestamps: list | None  # per video, its frames' times in seconds (written into the prompt with interleave_timestamps)
+
+
+class XEmoGPTProcessorKwargs(ProcessingKwargs, total=False):
+    videos_kwargs: XEmoGPTVideosKwargs
+    _defaults = {"text_kwargs": {"padding": True, "add_special_tokens": False, "return_tensors": "pt"}}
+
+
 class XEmoGPTProcessor(ProcessorMixin):
     r"""
-    Combines a CLIP image processor (frames), an audio feature extractor (HuBERT/wav2vec2 waveform or Whisper log-mel)
-    and the LLM tokenizer.
+    Combines a CLIP image processor (frames; wrapped in `video_processor`), an audio feature extractor
+    (HuBERT/wav2vec2 waveform or Whisper log-mel) and the LLM tokenizer.
 
     Args:
-        num_frames (`int`): frames per video (the model's `num_frames`).
+        num_frames (`int`): frames sampled per video (the model's `num_frames`).
         sampling_rate (`int`), max_audio_seconds (`float`): audio is expected at this rate and cut to this length.
         audio_input_kind (`"waveform"` or `"mel"`): what the audio encoder takes.
         audio_conv_kernel / audio_conv_stride (`list[int]`): the waveform encoder's convolution stack.
         audio_hop_length (`int`): mel hop length (Whisper).
         audio_token_stride (`int`): the model's AECB pooling stride.
         prompt_style (`"chat"` or `"original"`), interleave_timestamps (`bool`), default_instruction (`str`).
+        audio_from_video (`bool`): a video given by path without an audio item/argument brings its own audio track.
     """
 
-    valid_processor_kwargs = None
+    valid_processor_kwargs = XEmoGPTProcessorKwargs
 
     def __init__(
         self,
@@ -87,6 +194,7 @@ class XEmoGPTProcessor(ProcessorMixin):
         interleave_timestamps: bool = False,
         default_instruction: str = DEFAULT_INSTRUCTION,
         original_prompt: str = ORIGINAL_PROMPT,
+        audio_from_video: bool = True,
         **kwargs,
     ):
         self.num_frames = num_frames
@@ -103,7 +211,19 @@ class XEmoGPTProcessor(ProcessorMixin):
         self.interleave_timestamps = interleave_timestamps
         self.default_instruction = default_instruction
         self.original_prompt = original_prompt
-        super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template or CHAT_TEMPLATE)
+        self.audio_from_video = audio_from_video
+        if chat_template is None or chat_template in _LEGACY_CHAT_TEMPLATES:
+            chat_template = build_chat_template(default_instruction)
+        super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template)
+        self.video_processor = XEmoGPTVideoProcessor(image_processor, num_frames)
+
+    @property
+    def video_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(self.video_token)
+
+    @property
+    def audio_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(self.audio_token)
 
     # ---- counts ---------------------------------------------------------------------------------------------------
 
@@ -133,16 +253,17 @@ class XEmoGPTProcessor(ProcessorMixin):
 
     # ---- prompts --------------------------------------------------------------------------------------------------
 
-    def build_messages(self, subtitle="", has_video=True, has_audio=True, instruction=None, answer=None, system=None):
-        """Chat messages for one clip: a user turn with the media markers, subtitle and instruction (+ answer)."""
+    def build_messages(self, subtitle="", has_video=True, has_audio=True, instruction=None, answer=None, system=None,
+                       video=None, audio=None):
+        """Chat messages for one clip: a user turn with the media items (`video` / `audio`: a path or an array to
+        carry in the item), the subtitle and the instruction (+ the assistant's `answer`)."""
         content = []
         if has_video:
-            content.append({"type": "video"})
+            content.append({"type": "video"} if video is None else {"type": "video", **_media_item("video", video)})
         if has_audio:
-            content.append({"type": "audio"})
-        subtitle = (subtitle or "").strip()
-        text = f"Subtitle: \"{subtitle}\"\n" if subtitle else "Subtitle: (none)\n"
-        content.append({"type": "text", "text": text + (instruction or self.default_instruction)})
+            content.append({"type": "audio"} if audio is None else {"type": "audio", **_media_item("audio", audio)})
+        content.append({"type": "text", "text": (subtitle or "").strip()})
+        content.append({"type": "text", "text": instruction or self.default_instruction})
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": content})
         if answer is not None:
@@ -176,34 +297,98 @@ class XEmoGPTProcessor(ProcessorMixin):
             return self.tokenizer.eos_token or ""
         return "<|im_end|>"
 
-    def apply_chat_template(self, conversation, add_generation_prompt=False, tokenize=False, return_dict=True,
-                            videos=None, audios=None, timestamps=None, return_tensors="pt", **kwargs):
-        """Render chat messages (Qwen3 format). With `tokenize=True`, returns the model inputs (a dict) built by
-        `__call__` from the rendered text and the given `videos` / `audios`."""
-        text = self.tokenizer.apply_chat_template(
-            conversation, chat_template=self.chat_template, add_generation_prompt=add_generation_prompt,
-            tokenize=False, **kwargs,
-        )
-        if not tokenize:
-            return text
-        inputs = self(text=[text], videos=videos, audios=audios, timestamps=timestamps, return_tensors=return_tensors)
-        return inputs if return_dict else inputs["input_ids"]
+    # ---- ProcessorMixin hooks -------------------------------------------------------------------------------------
+
+    def _multimodal_inputs_from_conversations(self, conversations, audio_loading_params, load_audio_from_video=False):
+        """Collect the `video` / `audio` items of chat conversations (for `apply_chat_template(tokenize=True)`).
+
+        Differs from `ProcessorMixin`'s in two ways, both because its `load_audio` needs torchcodec (system FFmpeg) or
+        soundfile (no video containers): audio items are decoded with PyAV (`media_xemogpt.load_audio`), and a video
+        item given by path and not followed by an audio item gets its own audio track as an audio item (when the file
+        has one, unless `audio_from_video` is off) - what `load_audio_from_video=True` does in transformers.
+        """
+        batch_videos, batch_audios = [], []
+        use_track = self.audio_from_video or load_audio_from_video
+        for conversation in conversations:
+            videos = []
+            for message in conversation:
+                content = message.get("content")
+                if not isinstance(content, list):
+                    continue
+                new_content = []
+                for block, next_block in zip(content, [*content[1:], None]):
+                    new_content.append(block)
+                    kind = block.get("type")
+                    if kind == "image":
+                        raise ValueError("XEmoGPT explains videos, not images: give a `video` item (a path or frames)")
+                    source = next((block[k] for k in (kind, "url", "path") if block.get(k) is not None), None)
+                    if kind == "video" and source is not None:
+                        videos.append(source)
+                        following = (next_block or {}).get("type")
+                        if use_track and _is_path(source) and following != "audio":
+                            wave = self.load_audio_track(source)
+                            if wave is not None:
+                                new_content.append({"type": "audio", "audio": wave})
+                                batch_audios.append(wave)
+                    elif kind == "audio" and source is not None:
+                        batch_audios.append(self.load_audio(source))
+                message["content"] = new_content
+            batch_videos.append(videos)
+        return [[] for _ in conversations], batch_videos, batch_audios, {}
+
+    def prepare_inputs_layout(self, images=None, text=None, videos=None, audio=None, **kwargs):
+        """Flatten videos and audio; decode audio paths; give each video path its own audio track when the prompts
+        hold audio markers but no audio was passed (and `audio_from_video`)."""
+        if images is not None:
+            raise ValueError("XEmoGPT explains videos, not images: pass frames as `videos` (F, H, W, 3)")
+        if text is not None:
+            text = [text] if isinstance(text, str) else list(text)
+        if videos is not None:
+            videos = make_batched_videos(videos)
+        if audio is None and videos and text is not None and self.audio_from_video:
+            markers = sum(t.count(self.audio_token) for t in text)
+            if markers and markers == len(videos) and all(_is_path(v) for v in videos):
+                audio = [self.load_audio(v) for v in videos]
+        if audio is not None:
+            audio = [self.load_audio(a) if _is_path(a) else a for a in _flat_audio(audio)]
+        return images, text, videos, audio
+
+    def replace_video_token(self, video_inputs: dict, video_idx: int, **kwargs) -> str:
+        """`num_frames` video tokens, each after its frame's time (`<1.5s>`) with `interleave_timestamps`."""
+        return self.video_replacement(video_inputs["video_timestamps"][video_idx])
+
+    def video_replacement(self, timestamps=None) -> str:
+        if self.interleave_timestamps and timestamps is not None:
+            return "".join(f"<{float(t):.1f}s>{self.video_token}" for t in timestamps)
+        return self.video_token * self.num_frames
+
+    def replace_audio_token(self, audio_inputs: dict, audio_idx: int, **kwargs) -> str:
+        return self.audio_token * audio_inputs["audio_token_counts"][audio_idx]
+
+    def _process_audio(self, audio, **kwargs):
+        data, counts = self.audio_inputs(audio)
+        return data, [self.replace_audio_token({"audio_token_counts": counts}, i) for i in range(len(counts))]
+
+    @property
+    def unused_input_names(self) -> list[str]:
+        return ["video_timestamps"]
 
     # ---- media ----------------------------------------------------------------------------------------------------
 
+    def load_audio(self, audio) -> np.ndarray:
+        """A path (any container PyAV reads; a video's audio track) or a waveform -> mono float32 at `sampling_rate`."""
+        if _is_path(audio):
+            return load_audio_file(audio, self.sampling_rate, self.max_audio_seconds)
+        return np.asarray(audio, dtype=np.float32)
+
+    def load_audio_track(self, video_path):
+        """The audio track of a video file, or None when it has none."""
+        wave, _ = _load_audio(_checked_path(video_path), self.sampling_rate, self.max_audio_seconds, required=False)
+        return wave
+
     def video_pixels(self, videos):
-        """Videos (each (F, H, W, 3) uint8, F = num_frames) -> pixel_values_videos (n, F, 3, S, S)."""
-        arrays = []
-        for index, video in enumerate(videos):
-            frames = np.asarray(video)
-            if frames.ndim != 4 or frames.shape[-1] != 3:
-                raise ValueError(f"video {index}: expected frames (F, H, W, 3), got shape {frames.shape}")
-            if frames.shape[0] != self.num_frames:
-                raise ValueError(f"video {index}: expected {self.num_frames} frames, got {frames.shape[0]}")
-            arrays.append(frames)
-        flat = [frame for frames in arrays for frame in frames]
-        pixels = self.image_processor(images=flat, return_tensors="pt")["pixel_values"]
-        return pixels.reshape(len(arrays), self.num_frames, *pixels.shape[1:])
+        """Videos (paths or frame arrays of any length) -> pixel_values_videos (n, F, 3, S, S)."""
+        return self.video_processor(list(videos))["pixel_values_videos"]
 
     def audio_inputs(self, audios):
         """Mono waveforms -> ({input_values (n, T) | input_features (n, mels, frames), audio_attention_mask},
@@ -240,69 +425,6 @@ class XEmoGPTProcessor(ProcessorMixin):
         out["audio_attention_mask"] = mask
         return out, counts
 
-    # ---- main entry -----------------------------------------------------------------------------------------------
-
-    def __call__(self, text=None, videos=None, audios=None, timestamps=None, padding=True, padding_side=None,
-                 return_tensors="pt", **kwargs) -> BatchFeature:
-        """Tokenize prompts and prepare media.
-
-        Args:
-            text (`str` or `list[str]`): prompts with one `<|video|>` / `<|audio|>` marker per media item.
-            videos (`list`): the videos in marker order over the whole batch, each (F, H, W, 3) uint8.
-            audios (`list`): the audios in marker order, each a mono float waveform at `sampling_rate`.
-            timestamps (`list`): per video, its frames' times in seconds (used with `interleave_timestamps`).
-        Returns:
-            `BatchFeature` with `input_ids`, `attention_mask`, `pixel_values_videos` (n, F, 3, H, W),
-            `input_values` (n, T) or `input_features` (n, mels, frames), and `audio_attention_mask`.
-        """
-        texts = [text] if isinstance(text, str) else list(text)
-        videos = list(videos) if videos is not None else []
-        audios = list(audios) if audios is not None else []
-        n_video_markers = sum(t.count(self.video_token) for t in texts)
-        n_audio_markers = sum(t.count(self.audio_token) for t in texts)
-        if n_video_markers != len(videos):
-            raise ValueError(f"the prompts hold {n_video_markers} {self.video_token} markers but {len(videos)} videos were given")
-        if n_audio_markers != len(audios):
-            raise ValueError(f"the prompts hold {n_audio_markers} {self.audio_token} markers but {len(audios)} audios were given")
-
-        data = {}
-        if videos:
-            data["pixel_values_videos"] = self.video_pixels(videos)
-        audio_counts = []
-        if audios:
-            audio_data, audio_counts = self.audio_inputs(audios)
-            data.update(audio_data)
-        expanded = self.expand_placeholders(texts, audio_counts, timestamps)
-        tokenizer_kwargs = {"padding": padding, "return_tensors": None, "add_special_tokens": False}
-        if padding_side is not None:
-            tokenizer_kwargs["padding_side"] = padding_side
-        encoded = self.tokenizer(expanded, **tokenizer_kwargs)
-        data.update(encoded)
-        return BatchFeature(data=data, tensor_type=return_tensors)
-
-    def expand_placeholders(self, texts, audio_counts, timestamps):
-        """Replace each marker by its placeholder tokens (video: num_frames, optionally with timestamps)."""
-        audio_iter = iter(audio_counts)
-        video_index = 0
-        expanded = []
-        for text in texts:
-            pieces = []
-            for chunk_index, chunk in enumerate(text.split(self.video_token)):
-                if chunk_index > 0:
-                    if self.interleave_timestamps and timestamps is not None:
-                        times = timestamps[video_index]
-                        pieces.append("".join(f"<{float(t):.1f}s>{self.video_token}" for t in times))
-                    else:
-                        pieces.append(self.video_token * self.num_frames)
-                    video_index += 1
-                audio_chunks = chunk.split(self.audio_token)
-                for audio_index, audio_chunk in enumerate(audio_chunks):
-                    if audio_index > 0:
-                        pieces.append(self.audio_token * next(audio_iter))
-                    pieces.append(audio_chunk)
-            expanded.append("".join(pieces))
-        return expanded
-
     # ---- convenience ----------------------------------------------------------------------------------------------
 
     def prepare_clips(self, clips, *, instruction=None, answers=None, style=None, return_tensors="pt",
@@ -321,11 +443,13 @@ class XEmoGPTProcessor(ProcessorMixin):
             )
             if frames is not None:
                 videos.append(frames)
-                stamps.append(clip.get("timestamps") if clip.get("timestamps") is not None else np.zeros(self.num_frames))
+                stamps.append(clip.get("timestamps"))
             if audio is not None:
                 audios.append(audio)
-        return self(text=texts, videos=videos, audios=audios, timestamps=stamps, padding_side=padding_side,
-                    return_tensors=return_tensors)
+        return self(
+            text=texts, videos=videos or None, audio=audios or None, padding_side=padding_side,
+            return_tensors=return_tensors, videos_kwargs={"timestamps": stamps} if videos else {},
+        )
 
     def prepare_clip(self, frames=None, audio=None, subtitle="", timestamps=None, **kwargs) -> BatchFeature:
         """Model inputs for one clip (see `prepare_clips`)."""
@@ -387,9 +511,27 @@ class XEmoGPTProcessor(ProcessorMixin):
             text_config={"model_type": "qwen3", "vocab_size": len(tokenizer)}, **config_kwargs,
         )
         processor = cls.for_config(config, tokenizer)
-        processor.image_processor = image_processor
+        processor.image_processor = processor.video_processor.image_processor = image_processor
         processor.feature_extractor = feature_extractor
         return processor
+
+
+XEmoGPTProcessor.register_for_auto_class()
+
+
+def _media_item(kind: str, value) -> dict:
+    """The key a chat content item carries its media under: `path` for a path, `video` / `audio` for an array."""
+    return {"path": os.fspath(value)} if _is_path(value) else {kind: value}
+
+
+def _flat_audio(audio) -> list:
+    """One audio (path or 1-D waveform) or a (nested) list of them -> a flat list."""
+    if _is_path(audio) or (hasattr(audio, "ndim") and audio.ndim == 1):
+        return [audio]
+    flat = []
+    for item in audio:
+        flat.extend(_flat_audio(item) if isinstance(item, (list, tuple)) else [item])
+    return flat
 
 
 def add_placeholder_tokens(tokenizer, tokens=("<|video|>", "<|audio|>")) -> int:
@@ -401,4 +543,4 @@ def add_placeholder_tokens(tokenizer, tokens=("<|video|>", "<|audio|>")) -> int:
     return added
 
 
-__all__ = ["XEmoGPTProcessor", "add_placeholder_tokens"]
+__all__ = ["XEmoGPTProcessor", "XEmoGPTVideoProcessor", "add_placeholder_tokens", "build_chat_template"]
