@@ -199,13 +199,15 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
         return super().from_pretrained(*args, **kwargs)
 
     def keep_whole_layer_classes(self) -> list[str]:
-        """Names of the layer classes this model contains that must stay on one device / in one FSDP unit: the
-        sub-models' own `_no_split_modules` (encoder and decoder layers) and the bridges' layers."""
+        """Names of the layer classes this model contains that must stay on one device / in one FSDP unit: every
+        block of a `layers` list (encoder, bridge and decoder layers; sub-models' `_no_split_modules` can miss a
+        variant, e.g. HuBERT's stable-layer-norm layer) and the sub-models' own `_no_split_modules` that exist."""
         present = {type(m).__name__ for m in self.modules()}
-        names = {type(layer).__name__ for bridge in ("video_bridge", "audio_bridge")
-                 for layer in getattr(self.get_submodule("model") if hasattr(self, "lm_head") else self, bridge).layers}
-        for module in self.modules():
-            if isinstance(module, PreTrainedModel) and not isinstance(module, XEmoGPTPreTrainedModel):
+        names = set()
+        for name, module in self.named_modules():
+            if name.rsplit(".", 1)[-1] == "layers" and isinstance(module, nn.ModuleList):
+                names.update(type(layer).__name__ for layer in module)
+            elif isinstance(module, PreTrainedModel) and not isinstance(module, XEmoGPTPreTrainedModel):
                 names.update(module._no_split_modules or [])
         return sorted(name for name in names if name in present)
 

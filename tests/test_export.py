@@ -35,7 +35,8 @@ def test_export_writes_code_auto_map_processor_and_card(saved, tmp_path, capsys)
                  "configuration_xemogpt.py", "modeling_xemogpt.py", "processing_xemogpt.py", "README.md"):
         assert (out / name).exists(), name
     auto_map = json.loads((out / "config.json").read_text())["auto_map"]
-    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForImageTextToText", "AutoProcessor"}
+    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForImageTextToText", "AutoModelForMultimodalLM",
+                             "AutoProcessor"}
     card = (out / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "video-text-to-text"
