@@ -12,6 +12,18 @@ import tempfile
 from pathlib import Path
 
 
+def staging_dir(out_dir, suffix: str = "") -> Path:
+    """A hidden temporary folder beside `out_dir`, to be renamed to it when complete. `tempfile.mkdtemp` makes it
+    mode 0700; it gets the mode a plain `mkdir` would (0777 less the umask), so the published folder is readable as
+    any other the user creates."""
+    out_dir = Path(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=suffix, dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB", overwrite=True, extra_files=None):
     """Save `model` + `processor` + remote code into `out_dir` atomically (a temp folder renamed at the end).
 
@@ -22,7 +34,7 @@ def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB"
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir} exists; pass overwrite=True to replace it")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = staging_dir(out_dir)
     try:
         model.save_pretrained(tmp, max_shard_size=max_shard_size)
         if processor is not None:

@@ -73,3 +73,19 @@ def test_push_failure_offline_is_one_clear_line_and_keeps_the_folder(saved, tmp_
     err = capsys.readouterr().err
     assert code == 2 and "push to org/x failed" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_folders_we_publish_get_the_mode_of_a_plain_mkdir(saved, tmp_path):
+    """Exported model folders and written datasets are staged in a temporary folder and renamed; they must not
+    keep tempfile's 0700."""
+    import stat
+
+    from processing.synth.corpus import generate_corpus
+
+    _, _, d = saved
+    assert main(["export", str(d), str(tmp_path / "out")]) == 0
+    generate_corpus(tmp_path / "synth", 2, split_fractions={"train": 1.0}, size=32, num_workers=1)
+    (tmp_path / "plain").mkdir()
+    mode = stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "synth").stat().st_mode) == mode

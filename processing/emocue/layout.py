@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from modeling_xemogpt.hub import staging_dir
 
 from ..errors import DatasetError
 from .card import DATA_DIR, make_dataset_card, split_data_files
@@ -126,7 +127,7 @@ class EmoCueWriter:
     # ---- context manager ----------------------------------------------------------------------------
     def __enter__(self) -> EmoCueWriter:
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.", suffix=".tmp", dir=self.out_dir.parent))
+        self._tmp = staging_dir(self.out_dir, ".tmp")
         (self._tmp / MEDIA_DIR).mkdir()
         (self._tmp / DATA_DIR).mkdir()
         return self

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +22,8 @@ import av
 import numpy as np
 import soundfile as sf
 from PIL import Image
+
+from modeling_xemogpt.hub import staging_dir
 
 from ..errors import XEmoGPTError
 from .audio import SAMPLING_RATE, render_audio
@@ -223,7 +224,7 @@ def generate_corpus(out_dir, num_samples: int, *, seed: int = 0, split_fractions
 
     start = time.perf_counter()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".synth-tmp", dir=out_dir.parent))
+    staging = staging_dir(out_dir, ".synth-tmp")
     corpus = staging / out_dir.name
     all_factors, emotions, rejected_filled = [], {}, False
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
