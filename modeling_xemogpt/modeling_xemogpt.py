@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers.modeling_utils import slice_logits_to_keep
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.models.clip.modeling_clip import CLIPEncoderLayer, CLIPVisionModel
@@ -533,12 +534,7 @@ class XEmoGPTForConditionalGeneration(XEmoGPTPreTrainedModel, GenerationMixin):
             use_cache=use_cache,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        if isinstance(logits_to_keep, int) and logits_to_keep > 0:
-            hidden_states = hidden_states[:, -logits_to_keep:]
-        elif isinstance(logits_to_keep, torch.Tensor):
-            hidden_states = hidden_states[:, logits_to_keep]
-        logits = self.lm_head(hidden_states)
+        logits = self.lm_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
 
         loss = None
         if labels is not None:
@@ -557,7 +553,9 @@ class XEmoGPTForConditionalGeneration(XEmoGPTPreTrainedModel, GenerationMixin):
         )
 
     def prepare_inputs_for_generation(self, input_ids, cache=None, is_first_iteration=False, **kwargs):
-        """Media go to the model on the first (prefill) step only; later steps read the KV cache."""
+        """Media go to the model on the first (prefill) step only; later steps read the KV cache. GenerationMixin
+        drops the media inputs it knows (`MULTIMODAL_INPUTS_TO_DROP_OUTSIDE_PREFILL`); the cached encoder outputs
+        and `audio_attention_mask` are this model's own names, so it drops `MEDIA_INPUT_NAMES` itself."""
         model_inputs = super().prepare_inputs_for_generation(
             input_ids, cache=cache, is_first_iteration=is_first_iteration, **kwargs
         )
