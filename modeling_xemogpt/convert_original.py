@@ -66,12 +66,17 @@ class ConversionReport:
     missing: list[str] = field(default_factory=list)  # our keys the checkpoint did not provide
     filled_from_components: list[str] = field(default_factory=list)
     merged_lora: bool = False
+    lora_rank: int | None = None
+    lora_alpha: float | None = None
 
     def summary(self) -> dict:
         return {
             "mapped": len(self.mapped),
             "lora_modules": len(self.lora_modules),
             "merged_lora": self.merged_lora,
+            "lora_rank": self.lora_rank,
+            "lora_alpha": self.lora_alpha,
+            "lora_scale": None if self.lora_rank is None else self.lora_alpha / self.lora_rank,
             "alignment_only": len(self.alignment_only),
             "unmapped": self.unmapped,
             "missing_from_checkpoint": len(self.missing),
@@ -127,10 +132,10 @@ def _hubert_weight_norm_key(key: str, ours: set[str]) -> str:
     return key
 
 
-def convert_state_dict(original: dict[str, torch.Tensor], our_keys: set[str], *, lora_alpha: float | None = None,
-                       merge_lora: bool = False, allow_unmapped: bool = False):
-    """Map `original` onto `our_keys`. Returns (state dict, LoRA adapter tensors {our module: (A, B)}, report)."""
-    report = ConversionReport(merged_lora=merge_lora)
+def convert_state_dict(original: dict[str, torch.Tensor], our_keys: set[str], *, allow_unmapped: bool = False):
+    """Map `original` onto `our_keys`. Returns (state dict, LoRA tensors {our module: (A, B)}, report). LoRA is
+    neither merged nor scaled here: that needs the full model (`merge_lora_into`)."""
+    report = ConversionReport()
     state: dict[str, torch.Tensor] = {}
     lora: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in original.items():
@@ -162,21 +167,40 @@ def convert_state_dict(original: dict[str, torch.Tensor], our_keys: set[str], *,
     incomplete = [m for m, ab in lora.items() if set(ab) != {"A", "B"}]
     if incomplete:
         raise ConversionError(f"LoRA weights incomplete (need lora_A and lora_B) for: {', '.join(incomplete[:5])}")
-    if lora and lora_alpha is None:
-        raise ConversionError("the checkpoint carries LoRA weights: give lora_alpha (the paper used 512)")
     report.lora_modules = sorted(lora)
-    adapters = {module: (ab["A"], ab["B"]) for module, ab in lora.items()}
-    if merge_lora:
-        for module, (a, b) in adapters.items():
-            weight_key = f"{module}.weight"
-            if weight_key not in state:
-                raise ConversionError(f"LoRA for {module} but no base weight in the checkpoint")
-            rank = a.shape[0]
-            base = state[weight_key]
-            state[weight_key] = (base.float() + (b.float() @ a.float()) * (lora_alpha / rank)).to(base.dtype)
-        adapters = {}
     report.missing = sorted(our_keys - set(state))
-    return state, adapters, report
+    return state, {module: (ab["A"], ab["B"]) for module, ab in lora.items()}, report
+
+
+def lora_rank(adapters: dict, model) -> int:
+    """The LoRA rank, after checking every (A, B) against its module: A (r, in_features), B (out_features, r), one r
+    for all. A mismatch is a `ConversionError` naming the module."""
+    ranks = set()
+    for module, (a, b) in adapters.items():
+        try:
+            linear = model.get_submodule(module)
+        except AttributeError as exc:
+            raise ConversionError(f"LoRA for {module}, which the model does not have") from exc
+        out_features, in_features = linear.weight.shape
+        if a.dim() != 2 or b.dim() != 2 or a.shape[1] != in_features or b.shape[0] != out_features or a.shape[0] != b.shape[1]:
+            raise ConversionError(
+                f"LoRA for {module}: lora_A {tuple(a.shape)} and lora_B {tuple(b.shape)} do not fit its weight "
+                f"({out_features}, {in_features}) as B @ A"
+            )
+        ranks.add(a.shape[0])
+    if len(ranks) > 1:
+        raise ConversionError(f"LoRA ranks differ between modules ({sorted(ranks)}); expected one rank")
+    return ranks.pop()
+
+
+@torch.no_grad()
+def merge_lora_into(model, adapters: dict, scale: float) -> None:
+    """W <- W + (B @ A) * scale for each module, computed in float32 from the weights already in `model` (the base
+    weight may come from the checkpoint or from the components) and stored in the weight's own dtype."""
+    for module, (a, b) in adapters.items():
+        weight = model.get_submodule(module).weight
+        merged = weight.float() + (b.float() @ a.float()) * scale
+        weight.copy_(merged.to(weight.dtype))
 
 
 def bridge_settings_from(original: dict[str, torch.Tensor]) -> dict:
@@ -224,27 +248,26 @@ def save_peft_adapter(adapters: dict, out_dir, *, lora_alpha: float, dropout: fl
 
 
 def convert_original(checkpoint, out_dir, *, vision, audio, text, lora_alpha: float | None = 512.0,
-                     merge_lora: bool = False, allow_unmapped: bool = False, prompt_style: str = "original",
+                     merge_lora: bool = True, allow_unmapped: bool = False, prompt_style: str = "original",
                      dtype=None) -> ConversionReport:
     """Convert a published checkpoint into a Hub-ready XEmoGPT folder at `out_dir`.
 
     `vision`, `audio`, `text` are the component checkpoints (local folders or Hub ids) that define the
-    architecture and fill every weight a trainable-only checkpoint leaves out. LoRA is merged (`merge_lora`)
-    or written as a PEFT adapter in `out_dir/adapter`. The converted model defaults to the published prompt.
+    architecture and fill every weight a trainable-only checkpoint leaves out. LoRA (rank read off the checkpoint,
+    `lora_alpha` as trained: the checkpoint does not store it) is merged in float32 after the base weights are in
+    place (`merge_lora`, default), or kept as a PEFT adapter in `out_dir/adapter`, which `from_pretrained` applies
+    on every route. The converted processor builds the published prompt (ARCHITECTURE.md §6.1) by default.
     """
     from .hub import save_pretrained_with_code
-    from .modeling_xemogpt import XEmoGPTForConditionalGeneration
+    from .modeling_xemogpt import ADAPTER_FOLDER, XEmoGPTForConditionalGeneration
 
     original = load_original_state_dict(checkpoint)
     model, processor = XEmoGPTForConditionalGeneration.from_pretrained_components(
         vision, audio, text, return_processor=True, prompt_style=prompt_style, dtype=dtype,
         **bridge_settings_from(original),
     )
-    processor.prompt_style = prompt_style
     ours = model.state_dict()
-    state, adapters, report = convert_state_dict(
-        original, set(ours), lora_alpha=lora_alpha, merge_lora=merge_lora, allow_unmapped=allow_unmapped
-    )
+    state, adapters, report = convert_state_dict(original, set(ours), allow_unmapped=allow_unmapped)
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(ours[key].shape):
             raise ConversionError(f"{key}: checkpoint shape {tuple(tensor.shape)} != model shape {tuple(ours[key].shape)}")
@@ -255,9 +278,18 @@ def convert_original(checkpoint, out_dir, *, vision, audio, text, lora_alpha: fl
             f"the checkpoint does not provide {len(untrained)} bridge/projection weights (e.g. {untrained[0]}); "
             "these exist only in a trained XEmoGPT checkpoint"
         )
-    model.load_state_dict(state, strict=False)
-    extra = {"conversion_report.json": json.dumps(report.summary(), indent=2) + "\n"}
-    folder = save_pretrained_with_code(model, processor, out_dir, extra_files=extra)
+    model.load_state_dict(state, strict=False)  # copies into the model's dtype: no rounding through the checkpoint's
     if adapters:
-        save_peft_adapter(adapters, folder / "adapter", lora_alpha=lora_alpha)
+        if lora_alpha is None:
+            raise ConversionError("the checkpoint carries LoRA weights: give lora_alpha (the paper used 512)")
+        report.lora_rank, report.lora_alpha = lora_rank(adapters, model), float(lora_alpha)
+        if merge_lora:
+            merge_lora_into(model, adapters, lora_alpha / report.lora_rank)
+            report.merged_lora = True
+    extra = {"conversion_report.json": json.dumps(report.summary(), indent=2) + "\n"}
+    keep = adapters and not merge_lora
+    save_pretrained_with_code(
+        model, processor, out_dir, extra_files=extra,
+        before_publish=(lambda tmp: save_peft_adapter(adapters, tmp / ADAPTER_FOLDER, lora_alpha=lora_alpha)) if keep else None,
+    )
     return report

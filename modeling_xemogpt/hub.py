@@ -24,10 +24,12 @@ def staging_dir(out_dir, suffix: str = "") -> Path:
     return tmp
 
 
-def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB", overwrite=True, extra_files=None):
+def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB", overwrite=True, extra_files=None,
+                              before_publish=None):
     """Save `model` + `processor` + remote code into `out_dir` atomically (a temp folder renamed at the end).
 
-    `extra_files` maps file names to text (e.g. a README model card) written into the folder.
+    `extra_files` maps file names to text (e.g. a README model card) written into the folder; `before_publish(tmp)`
+    may add more to the staged folder before it is renamed.
     Returns the folder as a `Path`.
     """
     out_dir = Path(out_dir)
@@ -41,6 +43,8 @@ def save_pretrained_with_code(model, processor, out_dir, *, max_shard_size="2GB"
             processor.save_pretrained(tmp)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
+        if before_publish is not None:
+            before_publish(tmp)
         if out_dir.exists():
             backup = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(backup, ignore_errors=True)
@@ -69,13 +73,19 @@ def remote_code_files() -> list[Path]:
 
 
 def refresh_remote_code(folder) -> None:
-    """Bring a saved folder's remote code, config (`auto_map`, `custom_pipelines`) and processor files up to date
-    with this package, without touching its weights."""
+    """Bring a saved folder's remote code, config (`auto_map`, `custom_pipelines`), processor files and chat
+    template (rebuilt from its prompt style and instruction) up to date with this package, without touching its
+    weights."""
     from transformers import AutoConfig, AutoProcessor
+
+    from .processing_xemogpt import build_chat_template
 
     folder = Path(folder)
     AutoConfig.from_pretrained(folder).save_pretrained(folder)
-    AutoProcessor.from_pretrained(folder).save_pretrained(folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    processor.chat_template = build_chat_template(processor.default_instruction, processor.prompt_style,
+                                                  processor.original_prompt)
+    processor.save_pretrained(folder)
     for path in remote_code_files():
         shutil.copyfile(path, folder / path.name)
 

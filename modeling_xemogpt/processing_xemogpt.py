@@ -34,27 +34,83 @@ DEFAULT_INSTRUCTION = (
 )
 
 
-def build_chat_template(default_instruction: str = DEFAULT_INSTRUCTION) -> str:
-    """The Qwen3-format chat template. In a turn holding media, media markers come first (in content order), then
-    the first text item as the subtitle and the next text items as the instruction (default: `default_instruction`);
-    turns without media render their text as is."""
+# The published inference prompt (ARCHITECTURE.md §6.1, from the published `inference.py`): pad token as BOS, audio
+# before video, the subtitle unstripped, a missing modality's placeholder text left in, and its reasoning instruction.
+ORIGINAL_PROMPT = (
+    "###Human: The audio content is as follows: <Audio><AudioHere></Audio>. Meanwhile, we uniformly sample raw "
+    "frames from the video: <Video><VideoHere></Video>. The subtitle of this video is: <Subtitle>{subtitle}</Subtitle>. "
+    "Now, please answer my question based on all the provided information. {instruction}###Assistant: "
+)
+PUBLISHED_INSTRUCTION = (
+    "\n                Please describe the speaker's emotional state in the video. \n                **Output Requirements:**  "
+    "\n                Present the synthesized multimodal information in a well-structured paragraph, such as: 'In the "
+    "video, ... In the audio, ...'. \n                Conclude the paragraph with an emotion state inference based on "
+    "all cues. \n                 "
+)
+_AUDIO_SLOT, _VIDEO_SLOT = "<Audio><AudioHere></Audio>", "<Video><VideoHere></Video>"
+
+# Jinja pieces shared by both templates: a message's text items and the kinds of its content items.
+_CONTENT = (
+    "{% if message['content'] is string %}{% set texts = [message['content']] %}{% set kinds = [] %}"
+    "{% else %}"
+    "{% set texts = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | list %}"
+    "{% set kinds = message['content'] | map(attribute='type') | list %}"
+    "{% endif %}"
+)
+
+
+def _literal(text: str) -> str:
+    return "{{ " + json.dumps(text) + " }}"
+
+
+def _instruction(default_instruction: str) -> str:
+    return "{% if texts | length > 1 %}{{ texts[1:] | join('\n') }}{% else %}" + _literal(default_instruction) + "{% endif %}"
+
+
+def build_chat_template(default_instruction: str | None = None, style: str = "chat",
+                        original_prompt: str = ORIGINAL_PROMPT) -> str:
+    """The chat template of a prompt style. In a user turn holding media, the first text item is the subtitle and
+    the next text items are the instruction (default: `default_instruction`, or the style's own).
+
+    * `"chat"` (Qwen3 chat format): media markers in content order, then `Subtitle: "..."` (trimmed) and the
+      instruction; turns without media render their text as is.
+    * `"original"`: the published prompt `original_prompt` (ARCHITECTURE.md §6.1): the pad token as BOS, the
+      audio / video slots filled with the markers (or left as the published placeholder text when the modality is
+      missing), the subtitle as given; an assistant turn is its text + EOS.
+    """
+    if style == "original":
+        instruction = PUBLISHED_INSTRUCTION if default_instruction is None else default_instruction
+        order = [original_prompt.find(slot) for slot in (_AUDIO_SLOT, _VIDEO_SLOT, "{subtitle}", "{instruction}")]
+        if min(order) < 0 or order != sorted(order):
+            raise ValueError("original_prompt must hold <Audio><AudioHere></Audio>, <Video><VideoHere></Video>, "
+                             "{subtitle} and {instruction}, in this order")
+        head, rest = original_prompt.split(_AUDIO_SLOT)
+        audio_to_video, rest = rest.split(_VIDEO_SLOT)
+        video_to_subtitle, rest = rest.split("{subtitle}")
+        subtitle_to_instruction, tail = rest.split("{instruction}")
+        return (
+            "{{ pad_token or '' }}{% for message in messages %}" + _CONTENT +
+            "{% if message['role'] == 'user' %}" + _literal(head) +
+            "{% if 'audio' in kinds %}<Audio><|audio|></Audio>{% else %}" + _literal(_AUDIO_SLOT) + "{% endif %}" +
+            _literal(audio_to_video) +
+            "{% if 'video' in kinds %}<Video><|video|></Video>{% else %}" + _literal(_VIDEO_SLOT) + "{% endif %}" +
+            _literal(video_to_subtitle) + "{{ texts[0] if texts else '' }}" + _literal(subtitle_to_instruction) +
+            _instruction(instruction) + _literal(tail) +
+            "{% elif message['role'] == 'assistant' %}{{ texts | join('') }}{{ eos_token or '' }}{% endif %}"
+            "{% endfor %}"
+        )
+    instruction = DEFAULT_INSTRUCTION if default_instruction is None else default_instruction
     return (
         "{% for message in messages %}"
-        "<|im_start|>{{ message['role'] }}\n"
-        "{% if message['content'] is string %}{{ message['content'] }}"
-        "{% else %}"
-        "{% set texts = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | list %}"
-        "{% set media = message['content'] | selectattr('type', 'in', ['video', 'audio']) | list %}"
-        "{% for item in media %}"
-        "{% if item['type'] == 'video' %}Video: <|video|>\n{% else %}Audio: <|audio|>\n{% endif %}"
+        "<|im_start|>{{ message['role'] }}\n" + _CONTENT +
+        "{% for kind in kinds %}"
+        "{% if kind == 'video' %}Video: <|video|>\n{% elif kind == 'audio' %}Audio: <|audio|>\n{% endif %}"
         "{% endfor %}"
-        "{% if media %}"
+        "{% if 'video' in kinds or 'audio' in kinds %}"
         "{% set subtitle = (texts[0] if texts else '') | trim %}"
-        "{% if subtitle %}Subtitle: \"{{ subtitle }}\"\n{% else %}Subtitle: (none)\n{% endif %}"
-        "{% if texts | length > 1 %}{{ texts[1:] | join('\n') }}"
-        "{% else %}{{ " + json.dumps(default_instruction) + " }}{% endif %}"
+        "{% if subtitle %}Subtitle: \"{{ subtitle }}\"\n{% else %}Subtitle: (none)\n{% endif %}" +
+        _instruction(instruction) +
         "{% else %}{{ texts | join('') }}{% endif %}"
-        "{% endif %}"
         "<|im_end|>\n"
         "{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n"
@@ -75,13 +131,6 @@ _LEGACY_CHAT_TEMPLATES = (
     "<|im_start|>assistant\n{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
     "{% endif %}{% endif %}",
 )
-
-# The published plain prompt (audio before video); the filler words are configurable for converted checkpoints.
-ORIGINAL_PROMPT = (
-    "###Human: Listen to the audio <Audio><AudioHere></Audio> and watch the video <Video><VideoHere></Video>. "
-    "The subtitle of this video is <Subtitle>{subtitle}</Subtitle>. {instruction} ###Assistant: "
-)
-
 
 def conv_output_length(num_samples: int, kernels, strides) -> int:
     """Frames out of a stack of unpadded 1-D convolutions (HuBERT / wav2vec2 feature encoder)."""
@@ -192,7 +241,7 @@ class XEmoGPTProcessor(ProcessorMixin):
         audio_token: str = "<|audio|>",
         prompt_style: str = "chat",
         interleave_timestamps: bool = False,
-        default_instruction: str = DEFAULT_INSTRUCTION,
+        default_instruction: str | None = None,
         original_prompt: str = ORIGINAL_PROMPT,
         audio_from_video: bool = True,
         **kwargs,
@@ -209,11 +258,13 @@ class XEmoGPTProcessor(ProcessorMixin):
         self.audio_token = audio_token
         self.prompt_style = prompt_style
         self.interleave_timestamps = interleave_timestamps
+        if default_instruction is None:
+            default_instruction = PUBLISHED_INSTRUCTION if prompt_style == "original" else DEFAULT_INSTRUCTION
         self.default_instruction = default_instruction
         self.original_prompt = original_prompt
         self.audio_from_video = audio_from_video
         if chat_template is None or chat_template in _LEGACY_CHAT_TEMPLATES:
-            chat_template = build_chat_template(default_instruction)
+            chat_template = build_chat_template(default_instruction, prompt_style, original_prompt)
         super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template)
         self.video_processor = XEmoGPTVideoProcessor(image_processor, num_frames)
 
@@ -262,7 +313,7 @@ class XEmoGPTProcessor(ProcessorMixin):
             content.append({"type": "video"} if video is None else {"type": "video", **_media_item("video", video)})
         if has_audio:
             content.append({"type": "audio"} if audio is None else {"type": "audio", **_media_item("audio", audio)})
-        content.append({"type": "text", "text": (subtitle or "").strip()})
+        content.append({"type": "text", "text": subtitle or ""})
         content.append({"type": "text", "text": instruction or self.default_instruction})
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": content})
@@ -274,21 +325,14 @@ class XEmoGPTProcessor(ProcessorMixin):
         self, subtitle="", has_video=True, has_audio=True, instruction=None, answer=None, style=None,
         add_generation_prompt=True,
     ) -> str:
-        """The prompt string (unexpanded markers) in `style` ("chat" or "original"); with `answer`, the full example."""
+        """The prompt string (unexpanded markers) in `style` ("chat" or "original"; default: the processor's, i.e.
+        its chat template); with `answer`, the full example as text. Token ids of prompt + answer come from
+        `encode_answers` (the answer tokenized on its own, as in training), not from tokenizing this string."""
         style = style or self.prompt_style
-        if style == "original":
-            audio_part = f"<Audio>{self.audio_token}</Audio>" if has_audio else "<Audio></Audio>"
-            video_part = f"<Video>{self.video_token}</Video>" if has_video else "<Video></Video>"
-            prompt = (
-                self.original_prompt.replace("<Audio><AudioHere></Audio>", audio_part)
-                .replace("<Video><VideoHere></Video>", video_part)
-                .format(subtitle=(subtitle or "").strip(), instruction=instruction or self.default_instruction)
-            )
-            pad = self.tokenizer.pad_token or ""
-            prompt = pad + prompt
-            return prompt + (answer + self.answer_suffix(style) if answer is not None else "")
+        template = None if style == self.prompt_style else build_chat_template(
+            self.default_instruction, style, self.original_prompt)
         messages = self.build_messages(subtitle, has_video, has_audio, instruction)
-        prompt = self.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
+        prompt = self.apply_chat_template(messages, chat_template=template, add_generation_prompt=add_generation_prompt)
         return prompt + (answer + self.answer_suffix(style) if answer is not None else "")
 
     def answer_suffix(self, style=None) -> str:
@@ -427,29 +471,36 @@ class XEmoGPTProcessor(ProcessorMixin):
 
     # ---- convenience ----------------------------------------------------------------------------------------------
 
+    def encode_answers(self, answers, style=None) -> list[list[int]]:
+        """Token ids of each answer followed by the closing token of the prompt style, tokenized on their own - never
+        merged with the prompt's last characters (the space after "###Assistant:") - as every training example is."""
+        suffix = self.answer_suffix(style)
+        return self.tokenizer([a + suffix for a in answers], add_special_tokens=False, padding=False)["input_ids"]
+
     def prepare_clips(self, clips, *, instruction=None, answers=None, style=None, return_tensors="pt",
                       padding_side="left") -> BatchFeature:
         """Model inputs for a batch of clips, each a dict with optional `frames` (F, H, W, 3), `audio` (T,),
-        `subtitle` and `timestamps`. Any modality may be missing per clip. Left padding (for generation)."""
+        `subtitle` and `timestamps`. Any modality may be missing per clip. Left padding (for generation). With
+        `answers`, each prompt's ids are followed by `encode_answers` of its answer (teacher forcing)."""
         texts, videos, audios, stamps = [], [], [], []
-        for index, clip in enumerate(clips):
+        for clip in clips:
             frames, audio = clip.get("frames"), clip.get("audio")
-            answer = answers[index] if answers is not None else None
-            texts.append(
-                self.build_prompt(
-                    clip.get("subtitle", ""), frames is not None, audio is not None, instruction, answer, style,
-                    add_generation_prompt=True,
-                )
-            )
+            texts.append(self.build_prompt(clip.get("subtitle", ""), frames is not None, audio is not None,
+                                           instruction, style=style))
             if frames is not None:
                 videos.append(frames)
                 stamps.append(clip.get("timestamps"))
             if audio is not None:
                 audios.append(audio)
-        return self(
-            text=texts, videos=videos or None, audio=audios or None, padding_side=padding_side,
-            return_tensors=return_tensors, videos_kwargs={"timestamps": stamps} if videos else {},
-        )
+        media = dict(text=texts, videos=videos or None, audio=audios or None,
+                     videos_kwargs={"timestamps": stamps} if videos else {})
+        if answers is None:
+            return self(**media, padding_side=padding_side, return_tensors=return_tensors)
+        encoded = self(**media, padding=False, return_tensors=None)
+        ids = [list(p) + a for p, a in zip(encoded.pop("input_ids"), self.encode_answers(answers, style))]
+        encoded.pop("attention_mask", None)
+        padded = self.tokenizer.pad({"input_ids": ids}, padding=True, padding_side=padding_side)
+        return BatchFeature({**encoded, **padded}, tensor_type=return_tensors)
 
     def prepare_clip(self, frames=None, audio=None, subtitle="", timestamps=None, **kwargs) -> BatchFeature:
         """Model inputs for one clip (see `prepare_clips`)."""

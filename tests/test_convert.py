@@ -104,22 +104,21 @@ def test_merged_conversion_puts_every_tensor_in_place_and_merges_lora(published,
     assert json.loads((tmp_path / "out" / "conversion_report.json").read_text())["mapped"] == len(report.mapped)
 
 
-def test_lora_can_be_kept_as_a_peft_adapter_that_loads(published, tmp_path):
-    from peft import PeftModel
-
+def test_lora_kept_as_an_adapter_is_a_peft_folder_that_from_pretrained_applies(published, tmp_path):
     convert_original(published["ckpt"], tmp_path / "out", merge_lora=False, **components(published))
-    base = XEmoGPTForConditionalGeneration.from_pretrained(tmp_path / "out")
-    for key, expected in published["state"].items():  # base weights unmerged
-        torch.testing.assert_close(base.state_dict()[key], expected, msg=key)
     adapter = load_file(tmp_path / "out" / "adapter" / "adapter_model.safetensors")
     assert len(adapter) == 12
-    peft_model = PeftModel.from_pretrained(base, tmp_path / "out" / "adapter")
-    merged = peft_model.merge_and_unload().state_dict()
-    key = "model.language_model.layers.1.self_attn.v_proj.weight"
-    a, b = published["lora"][key.rsplit(".", 1)[0]]
-    torch.testing.assert_close(merged[key], published["state"][key] + (b @ a) * (ALPHA / RANK))
     # LoRA only on the language model, never on the encoders' attention layers
     assert not any("vision_tower" in k or "audio_tower" in k for k in adapter)
+    weights = load_file(tmp_path / "out" / "model.safetensors")
+    key = "model.language_model.layers.1.self_attn.v_proj.weight"
+    torch.testing.assert_close(weights[key], published["state"][key])  # the base weights stay unmerged on disk
+    model = XEmoGPTForConditionalGeneration.from_pretrained(tmp_path / "out")
+    layer = model.get_submodule(key.rsplit(".", 1)[0])
+    a, b = published["lora"][key.rsplit(".", 1)[0]]
+    assert hasattr(layer, "lora_A"), "from_pretrained must apply the folder's adapter"
+    x = torch.randn(2, a.shape[1])
+    torch.testing.assert_close(layer(x), x @ (published["state"][key] + (b @ a) * (ALPHA / RANK)).T)
 
 
 def test_converted_model_uses_the_published_prompt_style(published, tmp_path):
@@ -160,3 +159,114 @@ def test_pickled_objects_are_refused(tmp_path, published):
     torch.save({"state_dict": {"x": NotATensor()}}, tmp_path / "evil.pth")
     with pytest.raises(ConversionError, match="weights-only"):
         convert_original(tmp_path / "evil.pth", tmp_path / "out", **components(published))
+
+
+# ARCHITECTURE.md §6.1, verbatim: the published inference prompt for this subtitle.
+SUBTITLE = "Be there or be square. Oh, okay, goodbye."
+PUBLISHED_PROMPT = "###Human: The audio content is as follows: <Audio><AudioHere></Audio>. Meanwhile, we uniformly sample raw frames from the video: <Video><VideoHere></Video>. The subtitle of this video is: <Subtitle>Be there or be square. Oh, okay, goodbye.</Subtitle>. Now, please answer my question based on all the provided information. \n                Please describe the speaker's emotional state in the video. \n                **Output Requirements:**  \n                Present the synthesized multimodal information in a well-structured paragraph, such as: 'In the video, ... In the audio, ...'. \n                Conclude the paragraph with an emotion state inference based on all cues. \n                 ###Assistant: "  # noqa: E501
+
+
+def published_input_ids(tokenizer, num_audio_tokens, num_frames, video_id, audio_id):
+    """The published `inference.py` layout: [pad as BOS] + text before <AudioHere> + audio tokens + text up to
+    <VideoHere> + video tokens + the rest, each text piece tokenized on its own."""
+    before, rest = PUBLISHED_PROMPT.split("<AudioHere>")
+    middle, after = rest.split("<VideoHere>")
+    tok = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    return [tokenizer.pad_token_id, *tok(before), *[audio_id] * num_audio_tokens, *tok(middle),
+            *[video_id] * num_frames, *tok(after)]
+
+
+def published_logits(published, inputs, dtype, in_checkpoint):
+    """The published model's maths on `inputs`: the tensors the checkpoint holds read in its `dtype` (the rest from
+    the float32 components), LoRA as W x + B A x."""
+    reference, _ = tiny_model_and_processor(seed=3)
+    state = {k: v.to(dtype).float() if k in in_checkpoint else v for k, v in published["state"].items()}
+    reference.load_state_dict(state)
+    for module, (a, b) in published["lora"].items():
+        layer = reference.get_submodule(module)
+        weight = layer.weight.detach().clone()
+        a, b = a.to(dtype).float(), b.to(dtype).float()
+        layer.forward = lambda x, w=weight, a=a, b=b: x @ w.T + (x @ a.T @ b.T) * (ALPHA / RANK)
+    with torch.no_grad():
+        return reference(**inputs).logits
+
+
+@pytest.fixture(scope="module")
+def matching_components(published, tmp_path_factory):
+    """The component checkpoints the published model was built from: the vision, audio and text weights of the
+    checkpoint's frozen parts (a trainable-only release + these = the full model)."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM, CLIPVisionModel, HubertModel
+
+    d, state = tmp_path_factory.mktemp("components"), published["state"]
+    config = tiny_model_and_processor(seed=3)[0].config
+    part = lambda prefix, new="": {new + k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # noqa: E731
+    for name, model, weights in (
+        ("vision", CLIPVisionModel(config.vision_config), part("model.vision_tower.")),
+        ("audio", HubertModel(config.audio_config), part("model.audio_tower.")),
+        ("text", AutoModelForCausalLM.from_config(config.text_config),
+         {**part("model.language_model.", "model."), "lm_head.weight": state["lm_head.weight"]}),
+    ):
+        model.load_state_dict(weights)
+        model.save_pretrained(d / name)
+        for file in (published["dir"] / name).iterdir():  # processors / tokenizer
+            if not (d / name / file.name).exists():
+                shutil.copy(file, d / name / file.name)
+    return dict(vision=d / "vision", audio=d / "audio", text=d / "text", lora_alpha=ALPHA)
+
+
+@pytest.mark.parametrize("kept", ["full", "trainable"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("merge", [True, False], ids=["merged", "adapter"])
+def test_converted_checkpoint_gives_the_published_prompt_and_logits_on_every_route(
+        published, matching_components, tmp_path, kept, dtype, merge, capsys):
+    from transformers import AutoModel, AutoProcessor, pipeline
+
+    from processing.cli import main
+    from processing.explain import Explainer
+    from tests.media_fixtures import write_test_video
+
+    original = {k: v.to(dtype) for k, v in published["original"].items()}
+    if kept == "trainable":  # what a release often holds: bridges, projections and LoRA only
+        original = {k: v for k, v in original.items() if k.startswith((
+            "visual_encoder.visual_alignment_layer", "visual_encoder.position_embedding", "visual_llm_project",
+            "audio_encoder.audio_alignment_layer", "audio_llm_project")) or ".lora_" in k}
+    torch.save({"state_dict": original}, tmp_path / "ckpt.pth")
+    out = tmp_path / "out"
+    report = convert_original(tmp_path / "ckpt.pth", out, merge_lora=merge, **matching_components)
+    assert (report.lora_rank, report.lora_alpha, report.merged_lora) == (RANK, ALPHA, merge)
+    assert json.loads((out / "conversion_report.json").read_text())["lora_scale"] == ALPHA / RANK
+
+    clip = write_test_video(tmp_path / "clip.mp4", seconds=1.0, fps=10, size=(40, 40))
+    conversation = [{"role": "user", "content": [{"type": "video", "path": str(clip)},
+                                                 {"type": "text", "text": SUBTITLE}]}]
+    # route 1: AutoModel + AutoProcessor, chat template
+    model = AutoModel.from_pretrained(out).eval()
+    processor = AutoProcessor.from_pretrained(out)
+    inputs = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_dict=True)
+    n_audio = int((inputs["input_ids"] == processor.audio_token_id).sum())
+    assert inputs["input_ids"][0].tolist() == published_input_ids(
+        processor.tokenizer, n_audio, processor.num_frames, processor.video_token_id, processor.audio_token_id)
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    # route 2: the Explainer behind `xemogpt explain` (its own decoding and prompt building)
+    explainer = Explainer.load(out)
+    explained, _, _ = explainer.prepare(clip, subtitle=SUBTITLE)
+    assert torch.equal(explained["input_ids"], inputs["input_ids"])
+    with torch.no_grad():
+        assert torch.equal(explainer.model(**explained).logits, logits)
+    # route 3: the pipeline
+    pipe = pipeline("video-text-to-text", model=str(out), trust_remote_code=True)
+    with torch.no_grad():
+        assert torch.equal(pipe.model(**inputs).logits, logits)
+    piped = pipe(str(clip), subtitle=SUBTITLE, max_new_tokens=4)[0]["generated_text"].strip()
+    # route 4: the CLI prints what the Explainer (and the pipeline) generate
+    assert main(["explain", str(clip), "--subtitle", SUBTITLE, "--model", str(out), "--json",
+                 "--max-new-tokens", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["explanation"] == piped == explainer.explain(
+        clip, subtitle=SUBTITLE, max_new_tokens=4).explanation
+    # and the logits are the published model's (merged in float32: no rounding through the checkpoint's dtype)
+    expected = published_logits(published, inputs, dtype, set(report.mapped.values()))
+    # merged: float32 rounding of W + BA·s only (the bf16 round trip this replaced was off by ~1e-2)
+    torch.testing.assert_close(logits, expected, atol=1e-4 if merge else 1e-6, rtol=0)

@@ -15,8 +15,14 @@ def register(subparsers) -> None:
     parser.add_argument("--vision", required=True, help="CLIP checkpoint (folder or Hub id), e.g. openai/clip-vit-large-patch14")
     parser.add_argument("--audio", required=True, help="HuBERT checkpoint, e.g. TencentGameMate/chinese-hubert-large")
     parser.add_argument("--text", required=True, help="LLM checkpoint, e.g. Qwen/Qwen3-4B")
-    parser.add_argument("--merge-lora", action="store_true", help="merge LoRA into the weights (W + B·A·alpha/r)")
-    parser.add_argument("--lora-alpha", type=float, default=512.0, help="LoRA alpha used in training (paper: 512)")
+    lora = parser.add_mutually_exclusive_group()
+    lora.add_argument("--merge-lora", dest="merge_lora", action="store_true", default=True,
+                      help="merge LoRA into the weights in float32, W + B·A·alpha/r (default)")
+    lora.add_argument("--keep-adapter", dest="merge_lora", action="store_false",
+                      help="keep LoRA as a PEFT adapter in OUT/adapter (applied by from_pretrained on every route)")
+    parser.add_argument("--lora-alpha", type=float, default=512.0,
+                        help="LoRA alpha used in training (paper: 512); the checkpoint does not store it, the rank is "
+                             "read off its shapes, and both are written to conversion_report.json")
     parser.add_argument("--allow-unmapped", action="store_true", help="convert even if some keys have no place")
     parser.add_argument("--prompt-style", choices=["original", "chat"], default="original")
     parser.set_defaults(func=run)

@@ -166,8 +166,7 @@ class XEmoGPTSFTCollator:
 
     def encode_answers(self, answers: Sequence[str]) -> list[list[int]]:
         """Token ids of each answer followed by the closing token of the prompt style."""
-        suffix = self.processor.answer_suffix(self.prompt_style)
-        return self.processor.tokenizer([a + suffix for a in answers], add_special_tokens=False, padding=False)["input_ids"]
+        return self.processor.encode_answers(answers, self.prompt_style)
 
     def join(self, prompt_ids: Sequence[list[int]], answer_ids: Sequence[list[int]]) -> dict[str, torch.Tensor]:
         """Right-padded `input_ids`, `attention_mask` and `completion_mask` (1 on answer tokens) of prompt + answer."""
