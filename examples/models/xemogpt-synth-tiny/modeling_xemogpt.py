@@ -6,6 +6,7 @@ generation model (base model + LM head). Only torch / transformers / relative im
 code of a Hub repository.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +36,9 @@ AECB_LAYER_CLASSES = {
     ("whisper", "post_norm"): WhisperEncoderLayer,
     ("whisper", "stable_layer_norm"): WhisperEncoderLayer,
 }
+
+# A folder's unmerged LoRA adapter (a converted published checkpoint), applied by `from_pretrained`.
+ADAPTER_FOLDER = "adapter"
 
 # Media inputs that only the prefill step needs; decode steps run on the KV cache.
 MEDIA_INPUT_NAMES = (
@@ -197,7 +201,27 @@ class XEmoGPTPreTrainedModel(PreTrainedModel):
 
             kwargs["quantization_config"] = config = copy.deepcopy(config)
             config.llm_int8_skip_modules = cls.quantization_skip_modules()
-        return super().from_pretrained(*args, **kwargs)
+        model = super().from_pretrained(*args, **kwargs)
+        if args and isinstance(args[0], (str, os.PathLike)):
+            model._load_folder_adapter(args[0], {k: kwargs[k] for k in ("revision", "token", "cache_dir") if k in kwargs})
+        return model
+
+    def _load_folder_adapter(self, name_or_path, hub_kwargs) -> None:
+        """Apply the LoRA adapter a folder keeps in `adapter/` (a converted published checkpoint without
+        `--merge-lora`), so that no route loads the base weights alone."""
+        from transformers.utils import cached_file
+
+        config_file = cached_file(name_or_path, "adapter_config.json", subfolder=ADAPTER_FOLDER,
+                                  _raise_exceptions_for_missing_entries=False, **hub_kwargs)
+        if config_file is None:
+            return
+        cached_file(name_or_path, "adapter_model.safetensors", subfolder=ADAPTER_FOLDER, **hub_kwargs)
+        try:
+            import peft  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(f"{name_or_path} keeps its LoRA weights as an adapter in {ADAPTER_FOLDER}/, which needs "
+                              "`pip install peft` (or convert the checkpoint with LoRA merged)") from exc
+        self.load_adapter(os.path.dirname(config_file))
 
     def keep_whole_layer_classes(self) -> list[str]:
         """Names of the layer classes this model contains that must stay on one device / in one FSDP unit: every
