@@ -9,12 +9,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: setup demo test bench browser demo-model clean help
+.PHONY: setup demo test bench browser ffmpeg demo-model untrained-model clean help
 
 help:
 	@echo "make demo        explain a bundled clip with the bundled default model"
 	@echo "make test        run the whole test suite"
 	@echo "make bench       run benchmarks/ and write benchmarks/results/*.json"
+	@echo "make untrained-model  rewrite examples/models/xemogpt-synth-tiny-untrained (where trl sft starts)"
 	@echo "make demo-model  retrain examples/models/xemogpt-synth-tiny from scratch (2-core CPU: ~15 min here (870 s), ~26 on a 1.8x slower VM)"
 
 setup: $(STAMP)
@@ -34,10 +35,22 @@ browser:
 	    || echo "chromium install failed: the browser test will be skipped"; \
 	else echo "no apt-get/root: the browser test will be skipped"; fi
 
+# FFmpeg's shared libraries for torchcodec, which `datasets` decodes Video() / Audio() columns with (the TRL views of
+# EmoCue folders). PyAV, the project's own decoder, bundles its FFmpeg and needs none of this.
+FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
+ffmpeg:
+	@if ldconfig -p 2>/dev/null | grep -q 'libavdevice\.so'; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's FFmpeg libraries for torchcodec"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FFMPEG_LIBS) >/dev/null) \
+	    || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) \
+	    || echo "FFmpeg libraries could not be installed: tests that decode Video()/Audio() columns will be skipped"; \
+	else echo "no apt-get/root: tests that decode Video()/Audio() columns will be skipped"; fi
+
 demo: $(STAMP)
 	$(VENV)/bin/xemogpt explain examples/clips/demo.mp4 --subtitle "$$(cat examples/clips/demo.txt)"
 
-test: $(STAMP) browser
+test: $(STAMP) browser ffmpeg
 	$(PY) -m pytest -n 2 --dist loadfile -q tests
 
 bench: $(STAMP)
@@ -46,6 +59,9 @@ bench: $(STAMP)
 	  n=$$(basename $$b .py); echo "== $$n"; \
 	  $(PY) $$b > benchmarks/results/$$n.log || exit 1; \
 	  tail -n 1 benchmarks/results/$$n.log > benchmarks/results/$$n.json; cat benchmarks/results/$$n.json; done
+
+untrained-model: $(STAMP)
+	$(PY) examples/scripts/make_untrained_model.py --output_dir examples/models/xemogpt-synth-tiny-untrained
 
 demo-model: $(STAMP)
 	$(PY) examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny

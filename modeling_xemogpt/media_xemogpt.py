@@ -426,6 +426,15 @@ def _sample_torchcodec(path: str, num_frames: int):
         raise XEmoGPTError(f"method 'torchcodec' is not usable here ({reason}); use method='auto' (PyAV)")
     try:
         decoder = decoder_class(path, dimension_order="NHWC", seek_mode="exact")
+    except Exception as error:  # noqa: BLE001 - torchcodec raises RuntimeError/ValueError for bad files
+        raise MediaError(f"torchcodec cannot decode {path}: {_reason(error)}") from error
+    return _sample_decoder(decoder, num_frames, path)
+
+
+def _sample_decoder(decoder, num_frames: int, name: str):
+    """(frames (F, H, W, 3) uint8, timestamps, duration) from a torchcodec `VideoDecoder` (as `datasets`' `Video`
+    feature yields it), by the segment-centre rule of this module."""
+    try:
         meta = decoder.metadata
         begin = float(getattr(meta, "begin_stream_seconds", None) or 0.0)
         end = getattr(meta, "end_stream_seconds", None)
@@ -433,10 +442,59 @@ def _sample_torchcodec(path: str, num_frames: int):
         seconds = [begin + (i + 0.5) * duration / num_frames for i in range(num_frames)]
         batch = decoder.get_frames_played_at(seconds=seconds)
     except Exception as error:  # noqa: BLE001 - torchcodec raises RuntimeError/ValueError for bad files
-        raise MediaError(f"torchcodec cannot decode {path}: {_reason(error)}") from error
+        raise MediaError(f"torchcodec cannot decode {name}: {_reason(error)}") from error
     frames = batch.data.cpu().numpy().astype(np.uint8, copy=False)
+    if frames.shape[-1] != 3 and frames.shape[1] == 3:  # a decoder made with dimension_order="NCHW" (datasets' default)
+        frames = frames.transpose(0, 2, 3, 1)
     timestamps = batch.pts_seconds.cpu().numpy().astype(np.float64) - begin
-    return frames, timestamps, duration
+    return np.ascontiguousarray(frames), timestamps, duration
+
+
+@contextmanager
+def _as_file(source: dict):
+    """A `{"path", "bytes"}` media dict (`datasets`' undecoded `Video` / `Audio`) as a file path."""
+    if source.get("bytes") is None:
+        yield source["path"]
+        return
+    import tempfile
+
+    suffix = Path(source.get("path") or "").suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
+        file.write(source["bytes"])
+        file.flush()
+        yield file.name
+
+
+def sample_frames_from(source, num_frames: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """`sample_frames` for any form a dataset gives a video in: a path, a `{"path", "bytes"}` dict, or a torchcodec
+    `VideoDecoder`."""
+    if hasattr(source, "get_frames_played_at"):
+        return _sample_decoder(source, num_frames, "a decoded video")[:2]
+    if isinstance(source, dict):
+        with _as_file(source) as path:
+            return sample_frames(path, num_frames)
+    return sample_frames(source, num_frames)
+
+
+def load_audio_from(source, sampling_rate: int = 16000, max_seconds: float = 12.0) -> np.ndarray:
+    """`load_audio` for any form a dataset gives audio in: a path, a `{"path", "bytes"}` dict, an
+    `{"array", "sampling_rate"}` dict, or a torchcodec `AudioDecoder`."""
+    if hasattr(source, "get_samples_played_in_range"):
+        try:
+            samples = source.get_samples_played_in_range(0.0, max_seconds + _AUDIO_MARGIN_SECONDS)
+        except Exception as error:  # noqa: BLE001
+            raise MediaError(f"torchcodec cannot decode the audio: {_reason(error)}") from error
+        wave, rate = samples.data.cpu().numpy().astype(np.float32).mean(axis=0), int(samples.sample_rate)
+    elif isinstance(source, dict) and source.get("array") is not None:
+        wave, rate = np.asarray(source["array"], dtype=np.float32), int(source["sampling_rate"])
+        wave = wave.mean(axis=0) if wave.ndim == 2 else wave
+    elif isinstance(source, dict):
+        with _as_file(source) as path:
+            return load_audio(path, sampling_rate, max_seconds)
+    else:
+        return load_audio(source, sampling_rate, max_seconds)
+    wave = _resample(wave, rate, sampling_rate)[: int(round(max_seconds * sampling_rate))]
+    return np.clip(wave, -1.0, 1.0)
 
 
 def _sample(path: str, num_frames: int, method: str, allow_audio_only: bool = False):

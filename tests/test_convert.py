@@ -244,7 +244,8 @@ def test_converted_checkpoint_gives_the_published_prompt_and_logits_on_every_rou
     # route 1: AutoModel + AutoProcessor, chat template
     model = AutoModel.from_pretrained(out).eval()
     processor = AutoProcessor.from_pretrained(out)
-    inputs = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_dict=True)
+    inputs = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                           return_tensors="pt")
     n_audio = int((inputs["input_ids"] == processor.audio_token_id).sum())
     assert inputs["input_ids"][0].tolist() == published_input_ids(
         processor.tokenizer, n_audio, processor.num_frames, processor.video_token_id, processor.audio_token_id)

@@ -108,7 +108,7 @@ def test_placeholder_count_mismatch_is_a_clear_error(tiny):
 def test_processor_audio_token_count_matches_the_model(seconds, audio):
     model, processor = tiny_model_and_processor(audio=audio, max_audio_seconds=12.0)
     wave = np.zeros(int(seconds * 16000), dtype=np.float32)
-    inputs = processor(text=["<|audio|>"], audio=[wave])
+    inputs = processor(text=["<|audio|>"], audio=[wave], return_tensors="pt")
     with torch.no_grad():
         tokens, counts = model.get_audio_features(
             input_values=inputs["input_values"], audio_attention_mask=inputs["audio_attention_mask"]
@@ -132,7 +132,7 @@ def test_audio_token_stride_pools_in_order_and_counts_match():
     model, processor = tiny_model_and_processor(audio_token_stride=5)
     for seconds in (0.3, 1.0, 2.17):
         wave = np.ones(int(seconds * 16000), dtype=np.float32)
-        inputs = processor(text=["<|audio|>"], audio=[wave])
+        inputs = processor(text=["<|audio|>"], audio=[wave], return_tensors="pt")
         with torch.no_grad():
             tokens, counts = model.get_audio_features(
                 input_values=inputs["input_values"], audio_attention_mask=inputs["audio_attention_mask"]

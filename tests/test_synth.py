@@ -57,7 +57,10 @@ def test_layout_is_parquet_per_split_media_and_card(corpus):
     out, report = corpus
     assert report.counts == {"train": 2, "validation": 1, "test": 1, "compositional": 1}
     assert sorted(p.name for p in (out / "data").iterdir()) == [
-        "compositional.parquet", "test.parquet", "train.parquet", "validation.parquet"]
+        "compositional.parquet", "messages", "preference", "test.parquet", "train.parquet", "validation.parquet"]
+    for view in ("messages", "preference"):  # TRL's views, one file per split
+        assert sorted(p.name for p in (out / "data" / view).iterdir()) == [
+            "compositional.parquet", "test.parquet", "train.parquet", "validation.parquet"]
     assert (out / "README.md").is_file()
     rows = _rows(out)
     assert sorted(p.name for p in (out / "media").iterdir()) == sorted(

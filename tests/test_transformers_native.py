@@ -60,7 +60,7 @@ def test_a_video_path_brings_its_own_audio_track_in_chat_and_in_a_direct_call(ti
                                               return_dict=True, return_tensors="pt")
     assert_same_inputs(from_chat, expected)
     prompt = processor.build_prompt("I can't believe it!")
-    assert_same_inputs(processor(text=prompt, videos=[str(clip_file)]), expected)
+    assert_same_inputs(processor(text=prompt, videos=[str(clip_file)], return_tensors="pt"), expected)
 
 
 def test_videos_of_any_length_are_sampled_uniformly_to_num_frames(tiny):
@@ -69,7 +69,7 @@ def test_videos_of_any_length_are_sampled_uniformly_to_num_frames(tiny):
     picked = processor.video_processor.sample(frames)[0][:, 0, 0, 0]
     assert picked.tolist() == [5, 15, 25, 35]  # the frames at the centres of 4 equal segments
     prompt = processor.build_prompt("x", has_audio=False)
-    assert processor(text=prompt, videos=[frames])["pixel_values_videos"].shape[:2] == (1, processor.num_frames)
+    assert processor(text=prompt, videos=[frames], return_tensors="pt")["pixel_values_videos"].shape[:2] == (1, processor.num_frames)
     short = processor.video_processor.sample(frames[:2])[0][:, 0, 0, 0]
     assert short.tolist() == [0, 0, 1, 1]  # fewer frames than needed: they repeat, in order
 
@@ -77,7 +77,8 @@ def test_videos_of_any_length_are_sampled_uniformly_to_num_frames(tiny):
 def test_a_video_without_audio_track_gets_no_audio_marker(tiny, tmp_path):
     _, processor = tiny
     silent = write_test_video(tmp_path / "silent.mp4", seconds=1.0, fps=10, size=(32, 32), audio=False)
-    inputs = processor.apply_chat_template(chat(silent), add_generation_prompt=True, tokenize=True, return_dict=True)
+    inputs = processor.apply_chat_template(chat(silent), add_generation_prompt=True, tokenize=True, return_dict=True,
+                                           return_tensors="pt")
     assert "input_values" not in inputs and int((inputs["input_ids"] == processor.audio_token_id).sum()) == 0
     assert int((inputs["input_ids"] == processor.video_token_id).sum()) == processor.num_frames
 
@@ -107,9 +108,11 @@ def test_plain_save_pretrained_writes_auto_map_and_the_remote_code(tiny, tmp_pat
         assert filecmp.cmp(path, tmp_path / path.name, shallow=False), path.name
 
 
-def test_the_bundled_model_folder_carries_the_current_remote_code():
-    stale = [p.name for p in remote_code_files() if not filecmp.cmp(p, DEFAULT_MODEL / p.name, shallow=False)]
-    assert not stale, f"run `python -m modeling_xemogpt.hub {DEFAULT_MODEL}` to refresh {stale}"
+@pytest.mark.parametrize("folder", [DEFAULT_MODEL, DEFAULT_MODEL.with_name("xemogpt-synth-tiny-untrained")],
+                         ids=["bundled", "untrained"])
+def test_the_bundled_model_folders_carry_the_current_remote_code(folder):
+    stale = [p.name for p in remote_code_files() if not filecmp.cmp(p, folder / p.name, shallow=False)]
+    assert not stale, f"run `python -m modeling_xemogpt.hub {folder}` to refresh {stale}"
 
 
 def test_auto_classes_and_pipeline_task_resolve_to_the_generation_model(tmp_path):

@@ -48,13 +48,21 @@ def configs_yaml(dataset_dir: str | os.PathLike) -> list[dict]:
     Its description carries a fingerprint of the data: `datasets` keys the cache of a folder loaded through
     its card on the card's YAML only (not on the files' mtimes), so a rewritten split with the same row
     count and byte size would otherwise load the stale cached copy."""
+    from .trl_views import view_data_files
+
     data_files = split_data_files(dataset_dir)
+    views = {
+        "messages": "TRL conversational view for SFT (`trl sft --dataset_config messages`): media as Video / Audio",
+        "preference": "TRL preference view for DPO: prompt / chosen / rejected, media as Video / Audio",
+    }
     return [
         {
             "config_name": "default",
             "data_files": [{"split": split, "path": path} for split, path in data_files.items()],
             "description": f"EmoCue records (data fingerprint {data_fingerprint(dataset_dir)})",
-        }
+        },
+        *({"config_name": view, "data_files": [{"split": split, "path": path} for split, path in files.items()],
+           "description": views[view]} for view, files in view_data_files(dataset_dir).items()),
     ]
 
 

@@ -15,6 +15,7 @@ into an existing folder adds it (and refreshes the card); rewriting an existing 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -29,6 +30,9 @@ from modeling_xemogpt.hub import staging_dir
 from ..errors import DatasetError
 from .card import DATA_DIR, make_dataset_card, split_data_files
 from .schema import FEATURES, KNOWN_SPLITS, normalize_record, validate_record
+from .trl_views import VIEWS, view_data_files, write_views
+
+logger = logging.getLogger(__name__)
 
 MEDIA_DIR = "media"
 CARD_FILE = "README.md"
@@ -76,8 +80,10 @@ class EmoCueWriter:
         license: str | None = None,
         description: str | None = None,
         media_caveat: bool = False,
+        trl_views: bool = True,
     ):
         self.out_dir = Path(out_dir).absolute()
+        self.trl_views = trl_views
         self.split = split
         self.splits = tuple(splits)
         if split not in self.splits:
@@ -201,6 +207,13 @@ class EmoCueWriter:
             self._parquet.close()
             self._parquet = None
         self._stamp_mtime(self._tmp / DATA_DIR / f"{self.split}.parquet")
+        if self.trl_views:
+            try:
+                write_views(self._tmp, self.split, roots=[self._tmp, self.out_dir])
+            except FileNotFoundError as missing:
+                logger.info("no TRL views for split %s: %s", self.split, missing)
+                for view in VIEWS:
+                    shutil.rmtree(self._tmp / DATA_DIR / view, ignore_errors=True)
         fresh = not self.out_dir.exists() or not any(self.out_dir.iterdir())
         if fresh:
             self._write_card(self._tmp)
@@ -236,6 +249,11 @@ class EmoCueWriter:
         for path in new_media:
             os.replace(path, self.out_dir / MEDIA_DIR / path.name)
         (self.out_dir / DATA_DIR).mkdir(exist_ok=True)
+        for view in VIEWS:
+            if (self._tmp / DATA_DIR / view / f"{self.split}.parquet").exists():
+                (self.out_dir / DATA_DIR / view).mkdir(exist_ok=True)
+                os.replace(self._tmp / DATA_DIR / view / f"{self.split}.parquet",
+                           self.out_dir / DATA_DIR / view / f"{self.split}.parquet")
         os.replace(self._tmp / DATA_DIR / f"{self.split}.parquet", self.out_dir / DATA_DIR / f"{self.split}.parquet")
         os.replace(self._tmp / CARD_FILE, self.out_dir / CARD_FILE)
 
@@ -245,6 +263,11 @@ class EmoCueWriter:
             for split, path in split_data_files(self.out_dir).items():
                 if split != self.split:
                     _link_or_copy(self.out_dir / path, where / path)
+            for files in view_data_files(self.out_dir).values():
+                for split, path in files.items():
+                    if split != self.split:
+                        (where / path).parent.mkdir(parents=True, exist_ok=True)
+                        _link_or_copy(self.out_dir / path, where / path)
         make_dataset_card(where, **self.card_args).save(where / CARD_FILE)
 
 

@@ -23,10 +23,8 @@ import numpy as np
 from transformers import AutoTokenizer
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, VideosKwargs
-from transformers.video_utils import make_batched_videos
 
-from .media_xemogpt import _checked_path, _load_audio, sample_frames
-from .media_xemogpt import load_audio as load_audio_file
+from .media_xemogpt import _checked_path, _load_audio, load_audio_from, sample_frames_from
 
 DEFAULT_INSTRUCTION = (
     "Explain the person's emotion cue by cue: what the face and body show in the video, what the voice sounds "
@@ -74,6 +72,10 @@ def build_chat_template(default_instruction: str | None = None, style: str = "ch
 
     * `"chat"` (Qwen3 chat format): media markers in content order, then `Subtitle: "..."` (trimmed) and the
       instruction; turns without media render their text as is.
+
+    An assistant turn's text and closing token sit in a `{% generation %}` block, so that
+    `return_assistant_tokens_mask=True` (TRL's `assistant_only_loss`) marks exactly the tokens XEmoGPT's own SFT
+    collator trains on.
     * `"original"`: the published prompt `original_prompt` (ARCHITECTURE.md §6.1): the pad token as BOS, the
       audio / video slots filled with the markers (or left as the published placeholder text when the modality is
       missing), the subtitle as given; an assistant turn is its text + EOS.
@@ -96,13 +98,17 @@ def build_chat_template(default_instruction: str | None = None, style: str = "ch
             "{% if 'video' in kinds %}<Video><|video|></Video>{% else %}" + _literal(_VIDEO_SLOT) + "{% endif %}" +
             _literal(video_to_subtitle) + "{{ texts[0] if texts else '' }}" + _literal(subtitle_to_instruction) +
             _instruction(instruction) + _literal(tail) +
-            "{% elif message['role'] == 'assistant' %}{{ texts | join('') }}{{ eos_token or '' }}{% endif %}"
+            "{% elif message['role'] == 'assistant' %}"
+            "{% generation %}{{ texts | join('') }}{{ eos_token or '' }}{% endgeneration %}{% endif %}"
             "{% endfor %}"
         )
     instruction = DEFAULT_INSTRUCTION if default_instruction is None else default_instruction
     return (
         "{% for message in messages %}"
         "<|im_start|>{{ message['role'] }}\n" + _CONTENT +
+        "{% if message['role'] == 'assistant' %}"
+        "{% generation %}{{ texts | join('') }}<|im_end|>{% endgeneration %}"
+        "{% else %}"
         "{% for kind in kinds %}"
         "{% if kind == 'video' %}Video: <|video|>\n{% elif kind == 'audio' %}Audio: <|audio|>\n{% endif %}"
         "{% endfor %}"
@@ -111,7 +117,8 @@ def build_chat_template(default_instruction: str | None = None, style: str = "ch
         "{% if subtitle %}Subtitle: \"{{ subtitle }}\"\n{% else %}Subtitle: (none)\n{% endif %}" +
         _instruction(instruction) +
         "{% else %}{{ texts | join('') }}{% endif %}"
-        "<|im_end|>\n"
+        "<|im_end|>"
+        "{% endif %}\n"
         "{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n"
         "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
@@ -152,6 +159,29 @@ def _is_path(item) -> bool:
     return isinstance(item, (str, os.PathLike))
 
 
+def _is_frame_list(item) -> bool:
+    """A video given as a list of frames (PIL images or (H, W, 3) arrays)."""
+    return isinstance(item, (list, tuple)) and len(item) > 0 and all(
+        getattr(frame, "ndim", 0) == 3 or hasattr(frame, "getpixel") for frame in item)
+
+
+def _is_video(item) -> bool:
+    """One video: a path, a `{"path", "bytes"}` dict, a torchcodec `VideoDecoder`, frames (F, H, W, 3) or a list of
+    frames. (transformers' `make_batched_videos` drops decoders and dicts, hence this.)"""
+    return (_is_path(item) or isinstance(item, dict) or hasattr(item, "get_frames_played_at")
+            or getattr(item, "ndim", 0) == 4 or _is_frame_list(item))
+
+
+def _flat_videos(videos) -> list:
+    """One video or a (nested) list of videos -> a flat list."""
+    if _is_video(videos):
+        return [videos]
+    flat = []
+    for item in videos:
+        flat.extend([item] if _is_video(item) else _flat_videos(item))
+    return flat
+
+
 class XEmoGPTVideoProcessor:
     r"""
     Videos of any length -> `pixel_values_videos` (n, num_frames, 3, S, S).
@@ -170,10 +200,12 @@ class XEmoGPTVideoProcessor:
         self.num_frames = num_frames
 
     def sample(self, video, timestamps=None):
-        """One video (path, or frames (F, H, W, 3) / (F, 3, H, W)) -> (frames (num_frames, H, W, 3) uint8,
-        timestamps (num_frames,) seconds)."""
-        if _is_path(video):
-            return sample_frames(video, self.num_frames)
+        """One video (a path, a `{"path", "bytes"}` dict, a torchcodec `VideoDecoder`, or frames (F, H, W, 3) /
+        (F, 3, H, W) / a list of frames) -> (frames (num_frames, H, W, 3) uint8, timestamps (num_frames,) seconds)."""
+        if _is_path(video) or isinstance(video, dict) or hasattr(video, "get_frames_played_at"):
+            return sample_frames_from(video, self.num_frames)
+        if _is_frame_list(video):
+            video = np.stack([np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame) for frame in video])
         frames = np.asarray(video.numpy() if hasattr(video, "numpy") else video)
         if frames.ndim != 4 or 3 not in (frames.shape[-1], frames.shape[1]):
             raise ValueError(f"expected a video path or frames (F, H, W, 3), got an array of shape {frames.shape}")
@@ -186,7 +218,7 @@ class XEmoGPTVideoProcessor:
     def __call__(self, videos, timestamps=None, return_tensors="pt", **kwargs) -> BatchFeature:
         """`videos`: one or a list of videos. Returns `pixel_values_videos` and `video_timestamps` (per video, its
         frames' times in seconds; None for frame arrays given without `timestamps`)."""
-        videos = make_batched_videos(videos)
+        videos = _flat_videos(videos)
         sampled = [self.sample(v, None if timestamps is None else timestamps[i]) for i, v in enumerate(videos)]
         flat = [frame for frames, _ in sampled for frame in frames]
         pixels = self.image_processor(images=flat, return_tensors="pt")["pixel_values"]
@@ -202,7 +234,7 @@ class XEmoGPTVideosKwargs(VideosKwargs, total=False):
 
 class XEmoGPTProcessorKwargs(ProcessingKwargs, total=False):
     videos_kwargs: XEmoGPTVideosKwargs
-    _defaults = {"text_kwargs": {"padding": True, "add_special_tokens": False, "return_tensors": "pt"}}
+    _defaults = {"text_kwargs": {"padding": True, "add_special_tokens": False}}
 
 
 class XEmoGPTProcessor(ProcessorMixin):
@@ -388,14 +420,32 @@ class XEmoGPTProcessor(ProcessorMixin):
         if text is not None:
             text = [text] if isinstance(text, str) else list(text)
         if videos is not None:
-            videos = make_batched_videos(videos)
+            videos = _flat_videos(videos)
         if audio is None and videos and text is not None and self.audio_from_video:
             markers = sum(t.count(self.audio_token) for t in text)
             if markers and markers == len(videos) and all(_is_path(v) for v in videos):
                 audio = [self.load_audio(v) for v in videos]
         if audio is not None:
-            audio = [self.load_audio(a) if _is_path(a) else a for a in _flat_audio(audio)]
+            audio = [self.load_audio(a) for a in _flat_audio(audio)]
         return images, text, videos, audio
+
+    def validate_inputs(self, images=None, text=None, videos=None, audio=None, **kwargs):
+        """One media input per marker. (`ProcessorMixin.validate_inputs` counts videos with `make_batched_videos`,
+        which drops the decoders and `{"path", "bytes"}` dicts `datasets` yields.)"""
+        if "audios" in kwargs and audio is None:
+            raise ValueError("You passed keyword argument `audios` which is deprecated. Please use `audio` instead.")
+        if text is None and videos is None and audio is None:
+            raise ValueError(f"You need to provide at least one input to call {type(self).__name__}")
+        if text is not None:
+            for name, token, given in (("video", self.video_token, videos), ("audio", self.audio_token, audio)):
+                markers = sum(t.count(token) for t in text)
+                if markers != len(given or []):
+                    raise ValueError(f"the prompts hold {markers} {token} markers but {len(given or [])} {name} "
+                                     "inputs were given")
+
+    def _process_videos(self, videos, **kwargs):
+        processed = self.video_processor(videos, **kwargs)
+        return processed, [self.replace_video_token(processed, i) for i in range(len(videos))]
 
     def replace_video_token(self, video_inputs: dict, video_idx: int, **kwargs) -> str:
         """`num_frames` video tokens, each after its frame's time (`<1.5s>`) with `interleave_timestamps`."""
@@ -420,9 +470,10 @@ class XEmoGPTProcessor(ProcessorMixin):
     # ---- media ----------------------------------------------------------------------------------------------------
 
     def load_audio(self, audio) -> np.ndarray:
-        """A path (any container PyAV reads; a video's audio track) or a waveform -> mono float32 at `sampling_rate`."""
-        if _is_path(audio):
-            return load_audio_file(audio, self.sampling_rate, self.max_audio_seconds)
+        """A path (any container PyAV reads; a video's audio track), a `{"path", "bytes"}` / `{"array",
+        "sampling_rate"}` dict, a torchcodec `AudioDecoder`, or a waveform -> mono float32 at `sampling_rate`."""
+        if _is_path(audio) or isinstance(audio, dict) or hasattr(audio, "get_samples_played_in_range"):
+            return load_audio_from(audio, self.sampling_rate, self.max_audio_seconds)
         return np.asarray(audio, dtype=np.float32)
 
     def load_audio_track(self, video_path):
@@ -577,7 +628,8 @@ def _media_item(kind: str, value) -> dict:
 
 def _flat_audio(audio) -> list:
     """One audio (path or 1-D waveform) or a (nested) list of them -> a flat list."""
-    if _is_path(audio) or (hasattr(audio, "ndim") and audio.ndim == 1):
+    if (_is_path(audio) or isinstance(audio, dict) or hasattr(audio, "get_samples_played_in_range")
+            or (hasattr(audio, "ndim") and audio.ndim == 1)):
         return [audio]
     flat = []
     for item in audio:
