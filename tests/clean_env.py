@@ -35,9 +35,10 @@ def card_packages() -> list[str]:
     return words[2:]
 
 
-def clean_python() -> Path:
-    """The Python of the cached clean environment (built on first use)."""
-    packages = sorted({"torch", "transformers", *card_packages()})
+def clean_python(packages: list[str] | None = None) -> Path:
+    """The Python of a cached clean environment holding `packages` (default: torch, transformers and the model
+    card's `pip install` line), built on first use."""
+    packages = sorted(set(packages) if packages is not None else {"torch", "transformers", *card_packages()})
     key = hashlib.sha256((json.dumps(packages) + CONSTRAINTS.read_text()).encode()).hexdigest()[:12]
     folder = ROOT / ".cache" / f"clean-venv-{key}"
     python = folder / "bin" / "python"
@@ -68,8 +69,10 @@ def hub_cache(root: Path, repos: dict[str, Path], kind: str = "models") -> Path:
     return home
 
 
-def run_clean(script: str, cwd: Path, hf_home: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run `script` with the clean environment's Python in `cwd` (outside the repository), offline."""
+def run_clean(script: str, cwd: Path, hf_home: Path | None = None, timeout: int = 600,
+              packages: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run `script` with the Python of the clean environment of `packages` (see `clean_python`) in `cwd` (outside
+    the repository), offline."""
     assert ROOT not in Path(cwd).resolve().parents, "run outside the repository"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false",
@@ -77,8 +80,33 @@ def run_clean(script: str, cwd: Path, hf_home: Path | None = None, timeout: int 
     if hf_home is not None:
         env["HF_HOME"] = str(hf_home)
     guard = "import sys\nsys.modules['modeling_xemogpt'] = sys.modules['processing'] = None  # not importable here\n"
-    return subprocess.run([str(clean_python()), "-c", guard + textwrap.dedent(script)], cwd=cwd, env=env,
+    return subprocess.run([str(clean_python(packages)), "-c", guard + textwrap.dedent(script)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    """A free TCP port on this machine, for a test's torchrun / accelerate rendezvous (two test workers launching
+    on the default port 29500 at once would block each other)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_group(cmd, timeout: int, **kwargs) -> subprocess.CompletedProcess:
+    """`subprocess.run` in a process group of its own that is killed whole on timeout (no orphaned workers)."""
+    import signal
+
+    with subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **kwargs) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            stderr += f"\n[killed after {timeout} s]"
+        return subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
 
 
 def result_json(done: subprocess.CompletedProcess) -> dict:
@@ -88,4 +116,4 @@ def result_json(done: subprocess.CompletedProcess) -> dict:
     return json.loads(lines[-1])
 
 
-__all__ = ["card_packages", "clean_python", "hub_cache", "result_json", "run_clean"]
+__all__ = ["card_packages", "clean_python", "free_port", "hub_cache", "result_json", "run_clean", "run_group"]

@@ -14,6 +14,7 @@ from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
 from processing.errors import XEmoGPTError
 from processing.testing import tiny_model_and_processor
 from processing.training.collators import XEmoGPTPreferenceCollator, XEmoGPTSFTCollator
+from tests.clean_env import free_port
 from tests.media_fixtures import write_test_audio, write_test_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,7 +412,8 @@ def test_accelerate_launch_runs_sft_as_two_ddp_processes_and_the_result_loads(sy
     accelerate = Path(sys.executable).with_name("accelerate")
     # --multi_gpu on a machine without GPUs: torchrun starts the processes, the recipe's use_cpu gives DDP over gloo
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "processing.cli", "train", "sft",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+           "-m", "processing.cli", "train", "sft",
            "--config", str(RECIPES / "synth-tiny" / "sft.yaml"), "--dataset_name", str(synth_run / "data"),
            "--model_name_or_path", str(synth_run / "base"), "--output_dir", str(tmp_path / "ddp"),
            "--max_steps", "2", "--per_device_train_batch_size", "1", "--eval_strategy", "no", "--log_level", "info"]

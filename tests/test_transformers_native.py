@@ -185,7 +185,10 @@ def test_fsdp2_shards_the_bundled_model_over_two_cpu_processes_with_gloo(tmp_pat
     script.write_text(FSDP_WORKER)
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(script), str(DEFAULT_MODEL)],
+    from tests.clean_env import free_port
+
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()), str(script),
+                           str(DEFAULT_MODEL)],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = sorted(line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RANK"))

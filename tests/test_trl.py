@@ -1,0 +1,151 @@
+"""TRL's own CLI and collators on EmoCue folders: the `messages` / `preference` views, `trl sft` from the TRL-only
+recipe (plain, LoRA, two processes), the same loss as XEmoGPT's SFT collator, and the views in a clean environment."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import load_dataset
+
+from modeling_xemogpt import XEmoGPTForConditionalGeneration
+from processing.testing import tiny_model_and_processor
+from processing.training.collators import XEmoGPTSFTCollator
+from tests.clean_env import free_port, result_json, run_clean, run_group
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "examples" / "recipes" / "synth-tiny" / "trl" / "sft.yaml"
+UNTRAINED = ROOT / "examples" / "models" / "xemogpt-synth-tiny-untrained"
+BIN = Path(sys.executable).parent
+torchcodec = pytest.importorskip("torchcodec.decoders", reason="torchcodec needs FFmpeg's libraries (make ffmpeg)")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A fresh `xemogpt synth` folder: default records + TRL views."""
+    from processing.synth.corpus import generate_corpus
+
+    out = tmp_path_factory.mktemp("synth") / "data"
+    generate_corpus(out, 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
+    return out
+
+
+def trl(*args, cwd=ROOT, launcher=(), timeout=300):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    env.pop("PYTHONPATH", None)  # the model comes as remote code from its folder, not from this checkout
+    return run_group([*launcher, str(BIN / "trl"), *args], timeout, cwd=cwd, env=env)
+
+
+def test_views_hold_the_clip_as_video_and_audio_items_and_the_explanation(data):
+    records = load_dataset(str(data), split="train")
+    messages = load_dataset(str(data), "messages", split="train")
+    preference = load_dataset(str(data), "preference", split="train")
+    assert messages["id"] == records["id"] and messages[0]["images"] == []
+    user, assistant = messages[0]["messages"]
+    assert [item["type"] for item in user["content"]] == ["video", "audio", "text"]
+    assert hasattr(user["content"][0]["video"], "get_frames_played_at")  # decoded by datasets (torchcodec)
+    assert user["content"][2]["text"] == records[0]["subtitle"]
+    assert assistant["content"][0]["text"] == records[0]["explanation"]
+    assert preference[0]["rejected"][0]["content"][0]["text"] == records[0]["rejected"]
+
+
+def test_trls_collator_builds_the_batch_and_loss_of_xemogpts_sft_collator(data):
+    """Same tokens, same answer-only mask, same media, same loss: TRL's multimodal collator on the `messages` view
+    (assistant_only_loss) and XEmoGPT's own collator on the records."""
+    from processing.emocue import load_emocue
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    model, processor = tiny_model_and_processor(seed=0)
+    ours = XEmoGPTSFTCollator(processor)(list(load_emocue(str(data), split="train"))[:3])
+    theirs = DataCollatorForVisionLanguageModeling(processor=processor, assistant_only_loss=True)(
+        [dict(row) for row in load_dataset(str(data), "messages", split="train").select(range(3))])
+    for key in ("input_ids", "labels", "pixel_values_videos", "input_values", "audio_attention_mask"):
+        torch.testing.assert_close(theirs[key], ours[key], rtol=0, atol=0, msg=key)
+    with torch.no_grad():
+        assert model(**theirs).loss.item() == model(**ours).loss.item()
+
+
+def test_stock_trl_sft_trains_from_the_recipe_and_the_output_loads_in_a_clean_environment(data, tmp_path):
+    out = tmp_path / "A"
+    done = trl("sft", "--config", str(RECIPE), "--dataset_name", str(data), "--output_dir", str(out),
+               "--max_steps", "4", "--per_device_train_batch_size", "2", "--eval_strategy", "no")
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = XEmoGPTForConditionalGeneration.from_pretrained(out).state_dict()
+    untrained = XEmoGPTForConditionalGeneration.from_pretrained(UNTRAINED).state_dict()
+    assert not torch.equal(trained["lm_head.weight"], untrained["lm_head.weight"])
+    clip = next((data / "media").glob("*.mp4"))
+    script = f"""
+        import json
+        from transformers import AutoModel, AutoProcessor
+        model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True)
+        proc = AutoProcessor.from_pretrained({str(out)!r}, trust_remote_code=True)
+        conv = [{{"role": "user", "content": [{{"type": "video", "path": {str(clip)!r}}}, {{"type": "text", "text": "hi"}}]}}]
+        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                          return_tensors="pt")
+        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+        print(json.dumps({{"module": type(model).__module__, "new": out.shape[1] - inputs["input_ids"].shape[1]}}))
+    """
+    result = result_json(run_clean(script, tmp_path))
+    assert result["module"].startswith("transformers_modules") and result["new"] > 0
+
+
+def test_stock_trl_sft_with_lora_writes_an_adapter_that_peft_loads(data, tmp_path):
+    from peft import PeftModel
+
+    out = tmp_path / "lora"
+    done = trl("sft", "--config", str(RECIPE), "--dataset_name", str(data), "--output_dir", str(out),
+               "--max_steps", "2", "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--use_peft",
+               "--lora_r", "8", "--lora_alpha", "16",
+               # one value is a regular expression for PEFT: the language model's q/k/v, not the encoders'
+               "--lora_target_modules", r"model\.language_model\..*\.(q_proj|k_proj|v_proj)")
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert (ROOT / config["base_model_name_or_path"]).resolve() == UNTRAINED.resolve()
+    model = PeftModel.from_pretrained(XEmoGPTForConditionalGeneration.from_pretrained(UNTRAINED), out)
+    lora = [name for name, _ in model.named_parameters() if "lora_A" in name]
+    assert lora and all(".language_model." in name for name in lora)
+
+
+def test_accelerate_launch_runs_stock_trl_sft_as_two_processes(data, tmp_path):
+    # --multi_gpu on a machine without GPUs: torchrun starts the processes, the recipe's use_cpu gives DDP over gloo
+    launcher = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
+    done = trl("sft", "--config", str(RECIPE), "--dataset_name", str(data), "--output_dir", str(tmp_path / "ddp"),
+               "--max_steps", "2", "--per_device_train_batch_size", "1", "--eval_strategy", "no", "--log_level",
+               "info", launcher=launcher)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 2" in done.stdout + done.stderr
+    assert (tmp_path / "ddp" / "model.safetensors").is_file()
+
+
+def test_stock_trl_dpo_refuses_the_preference_view_loudly_instead_of_dropping_the_media(data, tmp_path):
+    """TRL 1.16's preference collator renders prompts as text and passes only images to the processor
+    (docs/TRL.md): the processor then finds video / audio markers without media and stops with that message."""
+    done = trl("dpo", "--model_name_or_path", str(UNTRAINED), "--trust_remote_code", "true", "--dataset_name",
+               str(data), "--dataset_config", "preference", "--output_dir", str(tmp_path / "dpo"), "--max_steps", "1",
+               "--per_device_train_batch_size", "2", "--use_cpu", "true", "--bf16", "false", "--report_to", "none",
+               "--gradient_checkpointing", "false")
+    assert done.returncode != 0
+    assert "<|video|> markers but 0 video inputs" in done.stderr
+
+
+def test_the_views_load_and_decode_in_a_clean_environment_with_the_dataset_cards_packages(data, tmp_path):
+    card = (data / "README.md").read_text()
+    assert "pip install datasets torch torchcodec" in card and "config_name: messages" in card
+    script = f"""
+        import json
+        from datasets import load_dataset
+        ds = load_dataset({str(data)!r}, "messages", split="train")
+        user = ds[0]["messages"][0]["content"]
+        frames = user[0]["video"].get_frames_played_at(seconds=[0.1]).data
+        audio = user[1]["audio"].get_all_samples()
+        print(json.dumps({{"features": str(ds.features["messages"]), "frames": list(frames.shape),
+                          "audio": list(audio.data.shape), "rate": audio.sample_rate}}))
+    """
+    result = result_json(run_clean(script, tmp_path, packages=["datasets", "torch", "torchcodec"]))
+    assert "Video(" in result["features"] and "Audio(" in result["features"]
+    assert result["frames"][0] == 1 and result["audio"][1] > 0 and result["rate"] == 16000
