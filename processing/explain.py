@@ -243,19 +243,26 @@ class ExplanationStream:
                 streamer.end()
 
         start = time.perf_counter()
-        thread = Thread(target=run, name="xemogpt-generate", daemon=True)
-        thread.start()
         text = ""
-        try:
-            for piece in streamer:
-                if piece:
-                    text += piece
-                    yield text
-        except queue.Empty as error:
-            raise XEmoGPTError("the model stopped producing text; try again with fewer new tokens") from error
-        finally:
-            self._cancelled.set()  # a no-op when generation has ended
-            thread.join(timeout=5.0)
+        if (kwargs.get("num_beams") or 1) > 1:  # transformers refuses a streamer with beam search: one piece at the end
+            with torch.no_grad():
+                output = self.explainer.model.generate(**self.inputs, **kwargs)
+            prompt_length = self.inputs["input_ids"].shape[1]
+            text = self.explainer.processor.decode(output[0, prompt_length:], skip_special_tokens=True)
+            yield text
+        else:
+            thread = Thread(target=run, name="xemogpt-generate", daemon=True)
+            thread.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        text += piece
+                        yield text
+            except queue.Empty as error:
+                raise XEmoGPTError("the model stopped producing text; try again with fewer new tokens") from error
+            finally:
+                self._cancelled.set()  # a no-op when generation has ended
+                thread.join(timeout=5.0)
         self.timings["generate"] = time.perf_counter() - start
         if errors:
             raise errors[0]

@@ -53,9 +53,17 @@ class PredictReport:
 # ---- the output file ----------------------------------------------------------------------------------------------
 
 
+def _cut_short(line: bytes, number: int, total: int, rows: list) -> bool:
+    """Is this bad line what a crash leaves: the file's last line, without its newline, and either after rows of
+    ours or itself the start of one (`{"id": ...`)? Anything else is not ours to cut (a references `.json`
+    written by `json.dump` has one unparsable-as-a-row line and no newline either)."""
+    return number == total and not line.endswith(b"\n") and (bool(rows) or line.lstrip().startswith(b'{"id": '))
+
+
 def read_predictions(path, *, repair: bool = False) -> list[dict]:
-    """Rows of a predictions JSONL file. A bad last line (cut short by a crash) is ignored, and with `repair=True`
-    removed from the file; any other bad line raises `DatasetError` naming it."""
+    """Rows of a predictions JSONL file. A last line cut short by a crash (see `_cut_short`) is ignored, and with
+    `repair=True` removed from the file; any other bad line raises `DatasetError` naming it, and the file is left
+    as it is."""
     path = Path(path)
     if not path.exists():
         return []
@@ -72,9 +80,10 @@ def read_predictions(path, *, repair: bool = False) -> list[dict]:
             if not isinstance(row, dict) or "id" not in row:
                 raise ValueError("not a JSON object with an id")
         except ValueError as exc:
-            if number == len(lines):  # a partial line from an interrupted write
+            if _cut_short(line, number, len(lines), rows):  # a partial line from an interrupted write
                 break
-            raise DatasetError(f"{path}:{number}: not a prediction row ({exc}); fix or delete that line, then rerun") from None
+            raise DatasetError(f"{path}:{number}: not a prediction row ({exc}); is this a predictions file? "
+                               "Choose another output, or fix or delete that line, then rerun") from None
         rows.append(row)
         good_end = offset
     if repair:

@@ -95,16 +95,22 @@ def free_port() -> int:
 
 
 def run_group(cmd, timeout: int, **kwargs) -> subprocess.CompletedProcess:
-    """`subprocess.run` in a process group of its own that is killed whole on timeout (no orphaned workers)."""
-    import signal
+    """`subprocess.run` whose whole process tree is killed on timeout (torchrun's workers included, which run in
+    sessions of their own and would otherwise keep the pipes open and the test waiting)."""
+    import psutil
 
     with subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           **kwargs) as process:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
+            parent = psutil.Process(process.pid)
+            for child in [*parent.children(recursive=True), parent]:
+                try:
+                    child.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            stdout, stderr = process.communicate(timeout=30)
             stderr += f"\n[killed after {timeout} s]"
         return subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
 

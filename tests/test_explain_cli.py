@@ -116,3 +116,19 @@ def test_a_ten_minute_clip_stays_bounded_in_time(media, capsys):
 
 def test_a_missing_model_folder_is_a_clear_error(media, capsys, tmp_path):
     assert_one_line_error(*explain(capsys, media["good"], "--model", tmp_path / "no-model")[::2], "no-model")
+
+
+def test_beam_search_runs_and_gives_what_generate_gives_with_those_beams(media, capsys):
+    """transformers refuses a streamer with beam search: with --num-beams > 1 the explanation comes in one piece."""
+    import torch
+
+    from processing.explain import Explainer
+
+    code, out, err = explain(capsys, media["good"], "--subtitle", "hello", "--num-beams", "3", "--json")
+    assert code == 0, err
+    explainer = Explainer.load()
+    inputs, _, _ = explainer.prepare(media["good"], subtitle="hello")
+    with torch.no_grad():
+        ids = explainer.model.generate(**inputs, **explainer.generation_kwargs({"num_beams": 3, "max_new_tokens": 4}))
+    expected = explainer.processor.decode(ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    assert json.loads(out)["explanation"] == expected

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from processing.cli import main
+from processing.errors import DatasetError
 from processing.emocue360.records import collect, read_records
 from processing.predict import PART_SUFFIX, predict, read_predictions
 from processing.testing import tiny_model_and_processor
@@ -147,3 +148,16 @@ def test_an_empty_explanation_gets_empty_cues():
 
     row = prediction_row("x", "", parse_cues=False)
     assert row["cues"] == {"visual": [], "auditory": [], "emotional": []}
+
+
+@pytest.mark.parametrize("content", [
+    '{"clip-1": {"visual": ["The person smiles."]}}',          # json.dump of a references file: no newline
+    '{"clip-1": {"visual": ["The person smiles."]}}\n',
+    'id,explanation\nclip-1,"In the video"',                   # a CSV
+], ids=["json-no-newline", "json", "csv"])
+def test_an_existing_file_that_is_not_predictions_is_refused_and_left_untouched(tiny, dataset, tmp_path, content):
+    out = tmp_path / "refs.json"
+    out.write_text(content)
+    with pytest.raises(DatasetError, match=r"refs.json:\d+: not a prediction row .*is this a predictions file"):
+        _predict(tiny, dataset, out)
+    assert out.read_text() == content

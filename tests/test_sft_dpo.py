@@ -440,7 +440,8 @@ def test_train_sft_output_loads_in_a_clean_environment_with_remote_code(synth_ru
         model = AutoModel.from_pretrained({str(synth_run / "sft")!r}, trust_remote_code=True)
         proc = AutoProcessor.from_pretrained({str(synth_run / "sft")!r}, trust_remote_code=True)
         conv = [{{"role": "user", "content": [{{"type": "video", "path": {str(clip)!r}}}, {{"type": "text", "text": "hi"}}]}}]
-        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True)
+        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                          return_tensors="pt")
         out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
         print(json.dumps({{"module": type(model).__module__, "new_tokens": out.shape[1] - inputs["input_ids"].shape[1]}}))
     """

@@ -110,13 +110,18 @@ def test_stock_trl_sft_with_lora_writes_an_adapter_that_peft_loads(data, tmp_pat
     assert lora and all(".language_model." in name for name in lora)
 
 
-def test_accelerate_launch_runs_stock_trl_sft_as_two_processes(data, tmp_path):
-    # --multi_gpu on a machine without GPUs: torchrun starts the processes, the recipe's use_cpu gives DDP over gloo
-    launcher = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
+@pytest.mark.parametrize("form", ["trl", "accelerate"])
+def test_stock_trl_sft_runs_as_two_processes(data, tmp_path, form):
+    """`trl sft --num_processes 2` (TRL's CLI launches accelerate itself) and `accelerate launch ... $(which trl) sft`.
+    In the second form the `trl` CLI's own inner launch sets MASTER_PORT to 29500 unless it is given the port too.
+    `--multi_gpu` on a machine without GPUs: torchrun starts the processes, the recipe's use_cpu gives DDP (gloo)."""
+    port = ["--main_process_port", str(free_port())]
+    launch = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+              "--dynamo_backend", "no", *port]
+    launcher = [str(BIN / "accelerate"), "launch", *launch] if form == "accelerate" else []
     done = trl("sft", "--config", str(RECIPE), "--dataset_name", str(data), "--output_dir", str(tmp_path / "ddp"),
                "--max_steps", "2", "--per_device_train_batch_size", "1", "--eval_strategy", "no", "--log_level",
-               "info", launcher=launcher)
+               "info", *(port if form == "accelerate" else launch), launcher=launcher)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Total train batch size (w. parallel, distributed & accumulation) = 2" in done.stdout + done.stderr
     assert (tmp_path / "ddp" / "model.safetensors").is_file()
