@@ -67,6 +67,9 @@ SEEK_OVERHEAD_FRAMES = 3.0
 SEEK_MARGIN = 0.9  # seek only when clearly cheaper: near a tie the single decode pass is the safer bet
 _SOUNDFILE_SUFFIXES = {".wav", ".flac"}
 _AUDIO_MARGIN_SECONDS = 0.1  # decoded beyond max_seconds so the resampler has context at the cut
+# Decoded frames are scaled (aspect kept) so that their longer side is at most this many pixels before they are
+# kept: models take frames of a few hundred pixels, and 16 full-size frames of an 8K clip are gigabytes of RGB.
+MAX_FRAME_SIDE = 1024
 
 
 @dataclass
@@ -212,16 +215,36 @@ class _Sampled:
     error: BaseException | None = None  # decoding stopped on this error
 
 
+class _ToRgb:
+    """(pts, decoded frame) -> (pts, RGB array), as soon as a frame is chosen, so that no pass holds more than the
+    frame it is looking at in decoded form. Every frame gets the first chosen frame's size (a stream may change
+    size part-way), scaled down so that its longer side is at most MAX_FRAME_SIDE; a frame chosen for several
+    targets is converted once."""
+
+    def __init__(self):
+        self.size, self.done = None, {}
+
+    def __call__(self, item):
+        pts, frame = item
+        if pts not in self.done:
+            if self.size is None:
+                scale = min(1.0, MAX_FRAME_SIDE / max(frame.width, frame.height))
+                self.size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+            self.done[pts] = frame.to_ndarray(format="rgb24", width=self.size[0], height=self.size[1])
+        return pts, self.done[pts]
+
+
 def _decode_pass(container, stream, timeline: _Timeline, targets: list[int]) -> _Sampled:
     """Decode from the start once; for each target keep the last frame at or before it."""
     stream.thread_type = "AUTO"
+    to_rgb = _ToRgb()
     chosen, i, previous, count, error = [None] * len(targets), 0, None, 0, None
     try:
         for frame in container.decode(stream):
             pts = timeline.frame_pts(frame, count)
             count += 1
             while i < len(targets) and pts > targets[i]:
-                chosen[i] = previous or (pts, frame)
+                chosen[i] = to_rgb(previous or (pts, frame))
                 i += 1
             if i == len(targets):
                 break
@@ -229,7 +252,7 @@ def _decode_pass(container, stream, timeline: _Timeline, targets: list[int]) -> 
     except av.FFmpegError as exc:
         error = exc
     for j in range(i, len(targets)):
-        chosen[j] = previous
+        chosen[j] = to_rgb(previous) if previous else None
     return _Sampled(chosen, count, previous[0] if previous else None, error)
 
 
@@ -278,6 +301,7 @@ def _seek_pass(container, stream, timeline: _Timeline, targets: list[int]) -> _S
     stream.thread_type = "SLICE"  # frame threads only add latency to the short runs after each seek
     keyframe_before = _keyframe_lookup(stream)
     step = 1 / (timeline.fps * timeline.time_base)
+    to_rgb = _ToRgb()
     chosen, frames, best, pending, count = [], None, None, None, 0
     try:
         for target in targets:
@@ -297,7 +321,7 @@ def _seek_pass(container, stream, timeline: _Timeline, targets: list[int]) -> _S
                     break
                 best = frame
                 count += 1
-            chosen.append((best.pts, best))
+            chosen.append(to_rgb((best.pts, best)))
     except av.FFmpegError as error:
         raise _SeekFailed from error
     if chosen[-1][0] < targets[-1] - 1.5 * step:
@@ -344,13 +368,8 @@ def _threaded_frame_cost() -> float:
 
 
 def _to_rgb(chosen: list) -> np.ndarray:
-    """Convert the chosen frames (each distinct frame once) to (F, H, W, 3) uint8."""
-    width, height = chosen[0][1].width, chosen[0][1].height
-    converted = {}
-    for _, frame in chosen:
-        if id(frame) not in converted:
-            converted[id(frame)] = frame.to_ndarray(format="rgb24", width=width, height=height)
-    return np.stack([converted[id(frame)] for _, frame in chosen])
+    """The chosen frames (already RGB) as (F, H, W, 3) uint8."""
+    return np.stack([rgb for _, rgb in chosen])
 
 
 def _decode_from_start(path: str, timeline: _Timeline, targets: list[int]) -> _Sampled:

@@ -292,3 +292,16 @@ def test_torchcodec_method_is_a_clear_error_when_not_installed(clip_mp4):
 def test_unknown_method_is_an_error(clip_mp4):
     with pytest.raises(XEmoGPTError, match="unknown frame sampling method"):
         sample_frames(clip_mp4, method="fast")
+
+
+def test_frames_larger_than_the_cap_are_scaled_down_as_they_are_decoded(tmp_path):
+    """A clip's frames are kept at most MAX_FRAME_SIDE pixels on their longer side (aspect kept): an 8K clip would
+    otherwise hold gigabytes of RGB (the model's frames are a few hundred pixels)."""
+    from modeling_xemogpt.media_xemogpt import MAX_FRAME_SIDE
+
+    wide = write_test_video(tmp_path / "wide.mp4", seconds=0.5, fps=10, size=(2 * MAX_FRAME_SIDE + 64, 96), audio=False)
+    for method in ("seek", "decode"):
+        frames, _ = sample_frames(wide, 4, method=method)
+        assert frames.shape[1:] == (round(96 * MAX_FRAME_SIDE / (2 * MAX_FRAME_SIDE + 64)), MAX_FRAME_SIDE, 3)
+    small = write_test_video(tmp_path / "small.mp4", seconds=0.5, fps=10, size=(64, 48), audio=False)
+    assert sample_frames(small, 4)[0].shape[1:] == (48, 64, 3)  # below the cap: untouched
