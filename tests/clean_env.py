@@ -3,8 +3,8 @@
 * `clean_python()`: a virtual environment with only torch, transformers and the model card's `pip install` line,
   pinned by constraints.txt; built once and cached under `.cache/` by the package set (a file lock keeps two test
   workers from building it twice).
-* `hub_cache(root, {"org/name": folder})`: a private HF cache in which `from_pretrained("org/name")` resolves the
-  folder exactly as after a download (refs/main + a 40-hex snapshot).
+* `hub_cache(root, {"org/name": folder})`: a private HF cache in which that Hub id, given to `from_pretrained`,
+  resolves the folder exactly as after a download (refs/main + a 40-hex snapshot).
 * `run_clean(script, ...)`: runs a script with that Python, outside the repository, offline, where importing our
   packages is impossible.
 """
