@@ -34,10 +34,10 @@ def data(tmp_path_factory):
     return out
 
 
-def trl(*args, cwd=ROOT, launcher=(), timeout=300):
+def trl(*args, cwd=ROOT, timeout=300):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
     env.pop("PYTHONPATH", None)  # the model comes as remote code from its folder, not from this checkout
-    return run_group([*launcher, str(BIN / "trl"), *args], timeout, cwd=cwd, env=env)
+    return run_group([str(BIN / "trl"), *args], timeout, cwd=cwd, env=env)
 
 
 def test_views_hold_the_clip_as_video_and_audio_items_and_the_explanation(data):
@@ -110,18 +110,15 @@ def test_stock_trl_sft_with_lora_writes_an_adapter_that_peft_loads(data, tmp_pat
     assert lora and all(".language_model." in name for name in lora)
 
 
-@pytest.mark.parametrize("form", ["trl", "accelerate"])
-def test_stock_trl_sft_runs_as_two_processes(data, tmp_path, form):
-    """`trl sft --num_processes 2` (TRL's CLI launches accelerate itself) and `accelerate launch ... $(which trl) sft`.
-    In the second form the `trl` CLI's own inner launch sets MASTER_PORT to 29500 unless it is given the port too.
-    `--multi_gpu` on a machine without GPUs: torchrun starts the processes, the recipe's use_cpu gives DDP (gloo)."""
-    port = ["--main_process_port", str(free_port())]
-    launch = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-              "--dynamo_backend", "no", *port]
-    launcher = [str(BIN / "accelerate"), "launch", *launch] if form == "accelerate" else []
+def test_stock_trl_sft_runs_as_two_processes(data, tmp_path):
+    """`trl sft --num_processes 2`: TRL's CLI launches accelerate itself (`--multi_gpu` on a machine without GPUs:
+    torchrun starts the processes, the recipe's use_cpu gives DDP over gloo). The nested form, `accelerate launch
+    ... $(which trl) sft`, hung in CI runs here (the `trl` CLI launches accelerate a second time inside each
+    process; docs/TRL.md), so this is the form the docs give."""
     done = trl("sft", "--config", str(RECIPE), "--dataset_name", str(data), "--output_dir", str(tmp_path / "ddp"),
                "--max_steps", "2", "--per_device_train_batch_size", "1", "--eval_strategy", "no", "--log_level",
-               "info", *(port if form == "accelerate" else launch), launcher=launcher)
+               "info", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", str(free_port()))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Total train batch size (w. parallel, distributed & accumulation) = 2" in done.stdout + done.stderr
     assert (tmp_path / "ddp" / "model.safetensors").is_file()
