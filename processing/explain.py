@@ -90,11 +90,18 @@ class Explainer:
             kwargs["dtype"] = dtype
         if device is not None:
             kwargs["device_map"] = device
+        from pickle import UnpicklingError
+
+        from safetensors import SafetensorError
+
         try:
             loaded = AutoModel.from_pretrained(str(model), **kwargs)
             processor = AutoProcessor.from_pretrained(str(model))
-        except OSError as exc:
-            raise XEmoGPTError(f"cannot load model {model}: {str(exc).splitlines()[0]}") from exc
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, UnpicklingError) as exc:
+            # a folder without config / weights, truncated weights, pickle weights that are not weights-only (never
+            # unpickled), a config of another model
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise XEmoGPTError(f"cannot load model {model}: {reason}") from exc
         if load_in_4bit:
             from .quantization import unpack_odd_4bit_layers
 

@@ -132,3 +132,33 @@ def test_beam_search_runs_and_gives_what_generate_gives_with_those_beams(media, 
         ids = explainer.model.generate(**inputs, **explainer.generation_kwargs({"num_beams": 3, "max_new_tokens": 4}))
     expected = explainer.processor.decode(ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
     assert json.loads(out)["explanation"] == expected
+
+
+@pytest.mark.parametrize("flag,value", [("--max-new-tokens", "0"), ("--num-beams", "0"), ("--temperature", "-1"),
+                                        ("--max-new-tokens", "many")])
+def test_bad_generation_flags_are_refused_before_any_work(media, capsys, flag, value):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", str(media["good"]), flag, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert f"argument {flag}:" in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "pickle-only"])
+def test_a_broken_model_folder_is_one_line(media, capsys, tmp_path, damage):
+    import shutil
+
+    from processing.explain import DEFAULT_MODEL
+
+    folder = tmp_path / "model"
+    if damage == "empty":
+        folder.mkdir()
+    else:
+        shutil.copytree(DEFAULT_MODEL, folder)
+        weights = folder / "model.safetensors"
+        if damage == "truncated":
+            weights.write_bytes(weights.read_bytes()[:1000])
+        else:
+            weights.rename(folder / "pytorch_model.bin")
+    code, _, err = explain(capsys, media["good"], "--model", folder)
+    assert_one_line_error(code, err, "cannot load model", str(folder))

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
 
 
 def register(subparsers) -> None:
@@ -16,10 +37,10 @@ def register(subparsers) -> None:
     parser.add_argument("--audio", help="separate audio file (default: the video's own audio track)")
     parser.add_argument("--subtitle", default="", help="what the person says")
     parser.add_argument("--model", help="model folder or Hub id (default: the bundled xemogpt-synth-tiny)")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--max-new-tokens", type=_at_least_one, default=None)
     parser.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--num-beams", type=int, default=None)
+    parser.add_argument("--temperature", type=_positive, default=None, help="with --do-sample (> 0)")
+    parser.add_argument("--num-beams", type=_at_least_one, default=None, help="beam search (the text then comes in one piece)")
     parser.add_argument("--stream", action="store_true", help="print the explanation as it is generated")
     parser.add_argument("--json", action="store_true", help="print one JSON object (explanation, cues, emotion, timings)")
     quant = parser.add_mutually_exclusive_group()
