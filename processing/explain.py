@@ -20,6 +20,10 @@ from .errors import XEmoGPTError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO_ROOT / "examples" / "models" / "xemogpt-synth-tiny"
+UNTRAINED_REFUSAL = (
+    "no trained model at {path}: train it (make demo-model), choose one (--model FOLDER_OR_HUB_ID), or pass "
+    "--allow-untrained to run a random model whose text is noise"
+)
 RANDOM_MODEL_NOTE = (
     "no trained model found at {path}: using a RANDOM tiny model built on the fly - its text is noise "
     "(train it with `make demo-model`, or choose a model: --model / XEMOGPT_MODEL)"
@@ -62,15 +66,18 @@ class Explainer:
         self.generation_defaults.update(generation_defaults or {})
 
     @classmethod
-    def load(cls, model=None, *, load_in_4bit=False, load_in_8bit=False, dtype=None, device=None) -> "Explainer":
-        """Load a model folder or Hub id (default: the bundled demo model). Falls back to a random tiny model,
-        and says so in `notes`, only when no `model` was given and the bundled one is missing."""
+    def load(cls, model=None, *, load_in_4bit=False, load_in_8bit=False, dtype=None, device=None,
+             allow_untrained=True) -> "Explainer":
+        """Load a model folder or Hub id (default: the bundled demo model). When no `model` is given and the bundled
+        one is missing: a random tiny model, said so in `notes`, if `allow_untrained`; else an `XEmoGPTError`."""
         import modeling_xemogpt  # noqa: F401  (registers the Auto* classes)
         from transformers import AutoModel, AutoProcessor
 
         notes = []
         if model is None:
             if not (DEFAULT_MODEL / "config.json").exists():
+                if not allow_untrained:
+                    raise XEmoGPTError(UNTRAINED_REFUSAL.format(path=DEFAULT_MODEL))
                 from .testing import tiny_model_and_processor
 
                 tiny, processor = tiny_model_and_processor(seed=0, num_frames=16, max_audio_seconds=12.0)

@@ -162,3 +162,13 @@ def test_a_broken_model_folder_is_one_line(media, capsys, tmp_path, damage):
             weights.rename(folder / "pytorch_model.bin")
     code, _, err = explain(capsys, media["good"], "--model", folder)
     assert_one_line_error(code, err, "cannot load model", str(folder))
+
+
+def test_without_any_trained_model_explain_refuses_unless_allowed(media, capsys, monkeypatch, tmp_path):
+    import processing.explain as explain_module
+
+    monkeypatch.setattr(explain_module, "DEFAULT_MODEL", tmp_path / "not-trained-yet")
+    code, _, err = explain(capsys, media["good"])
+    assert_one_line_error(code, err, "no trained model", "--allow-untrained")
+    code, out, err = explain(capsys, media["good"], "--allow-untrained")
+    assert code == 0 and "RANDOM tiny model" in err

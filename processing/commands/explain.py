@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     parser.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
     parser.add_argument("--temperature", type=_positive, default=None, help="with --do-sample (> 0)")
     parser.add_argument("--num-beams", type=_at_least_one, default=None, help="beam search (the text then comes in one piece)")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="without --model and without the bundled model: run a random tiny model (noise)")
     parser.add_argument("--stream", action="store_true", help="print the explanation as it is generated")
     parser.add_argument("--json", action="store_true", help="print one JSON object (explanation, cues, emotion, timings)")
     quant = parser.add_mutually_exclusive_group()
@@ -52,7 +54,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..explain import Explainer
 
-    explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit)
+    explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit,
+                               allow_untrained=args.allow_untrained)
     generation = {
         "max_new_tokens": args.max_new_tokens,
         "do_sample": args.do_sample or None,
