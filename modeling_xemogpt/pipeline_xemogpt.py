@@ -43,8 +43,7 @@ class XEmoGPTPipeline(AnyToAnyPipeline):
         if is_clip or is_clips:
             chats = [self.clip_conversation(c, subtitle) for c in ([inputs] if is_clip else inputs)]
             kwargs.setdefault("return_full_text", False)
-            results = super().__call__(text=chats if is_clips else chats[0], **kwargs)
-            return results
+            return super().__call__(text=chats if is_clips else chats[0], **kwargs)
         if inputs is not None:
             kwargs["text"] = inputs
         return super().__call__(**kwargs)

@@ -9,6 +9,7 @@ from modeling_xemogpt.media_xemogpt import (  # noqa: F401
     METHODS,
     Clip,
     choose_method,
+    has_audio_track,
     load_audio,
     load_clip,
     sample_frames,

@@ -84,6 +84,23 @@ def run_clean(script: str, cwd: Path, hf_home: Path | None = None, timeout: int 
                           capture_output=True, text=True, timeout=timeout)
 
 
+def explain_in_clean_env(folder, clip, cwd: Path) -> dict:
+    """Load a saved model folder the Hub user's way (Auto classes, trust_remote_code) in the clean environment and
+    generate 3 tokens for `clip` through the chat template: {"module": the model class's module, "new_tokens": n}."""
+    script = f"""
+        import json
+        from transformers import AutoModel, AutoProcessor
+        model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        proc = AutoProcessor.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        conv = [{{"role": "user", "content": [{{"type": "video", "path": {str(clip)!r}}}, {{"type": "text", "text": "hi"}}]}}]
+        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                          return_tensors="pt")
+        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+        print(json.dumps({{"module": type(model).__module__, "new_tokens": out.shape[1] - inputs["input_ids"].shape[1]}}))
+    """
+    return result_json(run_clean(script, cwd))
+
+
 def free_port() -> int:
     """A free TCP port on this machine, for a test's torchrun / accelerate rendezvous (two test workers launching
     on the default port 29500 at once would block each other)."""
@@ -122,4 +139,4 @@ def result_json(done: subprocess.CompletedProcess) -> dict:
     return json.loads(lines[-1])
 
 
-__all__ = ["card_packages", "clean_python", "free_port", "hub_cache", "result_json", "run_clean", "run_group"]
+__all__ = ["card_packages", "clean_python", "explain_in_clean_env", "free_port", "hub_cache", "result_json", "run_clean", "run_group"]

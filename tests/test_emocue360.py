@@ -7,7 +7,6 @@ import http.server
 import json
 import os
 import random
-import socket
 import threading
 import warnings
 
@@ -36,6 +35,7 @@ from processing.emocue360 import (
     write_report,
 )
 from processing.errors import DatasetError, XEmoGPTError
+from tests.clean_env import free_port
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -419,12 +419,6 @@ class CannedChatServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_openai_extractor_fetches_concurrently_and_caches(tmp_path):

@@ -431,19 +431,7 @@ def test_accelerate_launch_runs_sft_as_two_ddp_processes_and_the_result_loads(sy
 def test_train_sft_output_loads_in_a_clean_environment_with_remote_code(synth_run, tmp_path):
     """The folder `xemogpt train sft` writes carries its code: a Hub user's environment (no repository) loads it
     with trust_remote_code and explains a clip through the chat template."""
-    from tests.clean_env import result_json, run_clean
+    from tests.clean_env import explain_in_clean_env
 
-    clip = next((synth_run / "data").rglob("*.mp4"))
-    script = f"""
-        import json
-        from transformers import AutoModel, AutoProcessor
-        model = AutoModel.from_pretrained({str(synth_run / "sft")!r}, trust_remote_code=True)
-        proc = AutoProcessor.from_pretrained({str(synth_run / "sft")!r}, trust_remote_code=True)
-        conv = [{{"role": "user", "content": [{{"type": "video", "path": {str(clip)!r}}}, {{"type": "text", "text": "hi"}}]}}]
-        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True,
-                                          return_tensors="pt")
-        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
-        print(json.dumps({{"module": type(model).__module__, "new_tokens": out.shape[1] - inputs["input_ids"].shape[1]}}))
-    """
-    result = result_json(run_clean(script, tmp_path))
+    result = explain_in_clean_env(synth_run / "sft", next((synth_run / "data").rglob("*.mp4")), tmp_path)
     assert result["module"].startswith("transformers_modules") and result["new_tokens"] > 0

@@ -17,7 +17,7 @@ from datasets import load_dataset
 from modeling_xemogpt import XEmoGPTForConditionalGeneration
 from processing.testing import tiny_model_and_processor
 from processing.training.collators import XEmoGPTSFTCollator
-from tests.clean_env import result_json, run_clean, run_group
+from tests.clean_env import explain_in_clean_env, result_json, run_clean, run_group
 
 pytestmark = pytest.mark.slow
 
@@ -81,20 +81,8 @@ def test_stock_trl_sft_trains_from_the_recipe_and_the_output_loads_in_a_clean_en
     trained = XEmoGPTForConditionalGeneration.from_pretrained(out).state_dict()
     untrained = XEmoGPTForConditionalGeneration.from_pretrained(UNTRAINED).state_dict()
     assert not torch.equal(trained["lm_head.weight"], untrained["lm_head.weight"])
-    clip = next((data / "media").glob("*.mp4"))
-    script = f"""
-        import json
-        from transformers import AutoModel, AutoProcessor
-        model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True)
-        proc = AutoProcessor.from_pretrained({str(out)!r}, trust_remote_code=True)
-        conv = [{{"role": "user", "content": [{{"type": "video", "path": {str(clip)!r}}}, {{"type": "text", "text": "hi"}}]}}]
-        inputs = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=True, return_dict=True,
-                                          return_tensors="pt")
-        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
-        print(json.dumps({{"module": type(model).__module__, "new": out.shape[1] - inputs["input_ids"].shape[1]}}))
-    """
-    result = result_json(run_clean(script, tmp_path))
-    assert result["module"].startswith("transformers_modules") and result["new"] > 0
+    result = explain_in_clean_env(out, next((data / "media").glob("*.mp4")), tmp_path)
+    assert result["module"].startswith("transformers_modules") and result["new_tokens"] > 0
 
 
 def test_stock_trl_sft_with_lora_writes_an_adapter_that_peft_loads(data, tmp_path):

@@ -25,6 +25,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from datasets import Audio, Dataset, Features, Image, List, Value, Video
 
+from ..media import has_audio_track
+
 VIEWS = ("messages", "preference")
 
 
@@ -46,13 +48,6 @@ def _item(kind: str, *, text=None, video=None, audio=None) -> dict:
     return {"type": kind, "text": text, "video": video, "audio": audio}
 
 
-def _has_audio_track(path: Path) -> bool:
-    from processing.media import _audio_stream, _open
-
-    with _open(str(path)) as container:
-        return _audio_stream(container) is not None
-
-
 def user_turn(record: Mapping, roots: Iterable[Path]) -> dict:
     """The user turn of `xemogpt explain` for a record: its video, its audio (own file or the video's track) and
     its subtitle, with the media files found under `roots`."""
@@ -67,7 +62,7 @@ def user_turn(record: Mapping, roots: Iterable[Path]) -> dict:
     audio = find(record["audio"]) if record.get("audio") else None
     if video is not None:
         content.append(_item("video", video=_media(video)))
-    if audio is None and video is not None and _has_audio_track(video):
+    if audio is None and video is not None and has_audio_track(video):
         audio = video
     if audio is not None:
         content.append(_item("audio", audio=_media(audio)))

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import XEmoGPTError
+from ..media import has_audio_track
 
 CACHE_FORMAT = 1
 FEATURES_DIR = "features"
@@ -174,16 +175,6 @@ def rows_signature(records, kind: str) -> str:
 # ---- decoding + encoding --------------------------------------------------------------------------------------
 
 
-def _has_audio(path: str) -> bool:
-    import av
-
-    try:
-        with av.open(path) as container:
-            return bool(container.streams.audio)
-    except (OSError, av.error.FFmpegError):
-        return False
-
-
 def decode_media(row: Mapping, kind: str, processor, backend: str = "auto"):
     """Frames (F, H, W, 3) uint8 (`kind="video"`) or a mono waveform (T,) / None (`"audio"`) of one EmoCue row, with
     the processor's frame count, sampling rate and audio cut. Uses the two halves of `processing.media.load_clip`
@@ -194,7 +185,7 @@ def decode_media(row: Mapping, kind: str, processor, backend: str = "auto"):
     if kind == "video":
         return sample_frames(row["video"], processor.num_frames, method=backend)[0]
     path = _media_path(row, kind)
-    if not path or (not row.get("audio") and not _has_audio(path)):
+    if not path or (not row.get("audio") and not has_audio_track(path)):
         return None
     return load_audio(path, processor.sampling_rate, processor.max_audio_seconds)
 

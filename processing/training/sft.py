@@ -104,9 +104,9 @@ def dataset_modalities(dataset, allowed: Sequence[str] = MODALITIES, probe: int 
     if any(row.get("audio") or row.get("audio_features") is not None for row in rows):
         found.add("audio")
     else:
-        from .feature_cache import _has_audio  # the same probe the feature cache uses
+        from ..media import has_audio_track
 
-        if any(_has_audio(row["video"]) for row in [r for r in rows if r.get("video")][:probe]):
+        if any(has_audio_track(row["video"]) for row in [r for r in rows if r.get("video")][:probe]):
             found.add("audio")
     return tuple(m for m in MODALITIES if m in found and m in allowed)
 

@@ -136,6 +136,15 @@ def _audio_stream(container):
     return container.streams.audio[0] if container.streams.audio else None
 
 
+def has_audio_track(path) -> bool:
+    """Whether the file at `path` has an audio stream (False for a file that cannot be opened); reads no samples."""
+    try:
+        with _open(os.fspath(path)) as container:
+            return _audio_stream(container) is not None
+    except MediaError:
+        return False
+
+
 # --------------------------------------------------------------------------------------------------------
 # Video: timeline and targets
 
