@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import XEmoGPTError
-from .optim import split_param_group
+from .optim import end_training, split_param_group
 
 STAGES = ("video", "audio")
 CAPTION_COLUMN = {"video": "video_caption", "audio": "audio_caption"}
@@ -528,6 +528,7 @@ def train_alignment(args: AlignmentArguments, training_args, stage: str, callbac
         settings = {"stage": stage, "alignment": asdict(args), "global_step": trainer.state.global_step,
                     "train_seconds": round(train_seconds, 1), "train_loss": train_output.training_loss}
         save_outputs(model, training_args.output_dir, results, settings, base if args.save_full_model else None)
+    end_training(trainer)
     return {"output_dir": training_args.output_dir, "results": results, "train_seconds": train_seconds,
             "global_step": trainer.state.global_step}
 

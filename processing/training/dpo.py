@@ -25,7 +25,8 @@ from trl import DPOTrainer
 
 from .collators import XEmoGPTPreferenceCollator
 from .optim import BridgeLearningRateMixin
-from .sft import XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args
+from .sft import (XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args,
+                  train_and_save)
 
 
 class XEmoGPTDPOTrainer(BridgeLearningRateMixin, DPOTrainer):
@@ -128,10 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`xemogpt train dpo`: parse a recipe + flags, build preference pairs, train with TRL's DPOTrainer, save."""
     from trl import DPOConfig
 
-    trainer = trainer_from_args(*parse_args(argv, DPOConfig, prog="xemogpt train dpo"))
-    trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
-    trainer.save_model(trainer.args.output_dir)  # the model (or adapter) and the processor
-    return 0
+    return train_and_save(trainer_from_args(*parse_args(argv, DPOConfig, prog="xemogpt train dpo")))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Optimizer parameter groups shared by the XEmoGPT trainers: a learning rate of their own for some parameters."""
+"""What the XEmoGPT trainers share: optimizer parameter groups (a learning rate of their own for some parameters)
+and a clean end of a multi-process run."""
 
 from __future__ import annotations
 
@@ -47,3 +48,13 @@ class BridgeLearningRateMixin:
         if fresh and lr is not None and lr != self.args.learning_rate:
             split_param_group(optimizer, bridge_parameters(self.model if model is None else model), lr=lr)
         return optimizer
+
+
+def end_training(trainer) -> None:
+    """Wait for every process, then take the process group down before the interpreter exits.
+
+    Left to interpreter shutdown, a gloo process group's threads are destroyed while still joinable and a
+    non-main rank aborts ("terminate called without an active exception", SIGABRT) after the model was saved,
+    so `accelerate launch` reports a failed run. A no-op in a single process."""
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()

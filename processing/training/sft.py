@@ -23,7 +23,7 @@ import torch
 
 from ..errors import DatasetError, XEmoGPTError
 from .collators import MODALITIES, XEmoGPTSFTCollator
-from .optim import BRIDGE_MODULES, BridgeLearningRateMixin
+from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, end_training
 
 # Parameter groups of XEmoGPTForConditionalGeneration.model, by the modality they serve.
 MODALITY_MODULES = {"video": ("video_bridge", "video_projector"), "audio": ("audio_bridge", "audio_projector")}
@@ -481,14 +481,19 @@ def trainer_from_args(script_args, training_args, model_args, xargs: XEmoGPTArgu
                              cached_modalities=setup.cached_modalities)
 
 
+def train_and_save(trainer) -> int:
+    """Train (resuming where the arguments say), save the model (or adapter) and the processor, end cleanly."""
+    trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    trainer.save_model(trainer.args.output_dir)
+    end_training(trainer)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`xemogpt train sft`: parse a recipe + flags, load data and model, train with TRL's SFTTrainer, save."""
     from trl import SFTConfig
 
-    trainer = trainer_from_args(*parse_args(argv, SFTConfig, prog="xemogpt train sft"))
-    trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
-    trainer.save_model(trainer.args.output_dir)  # the model (or adapter) and the processor
-    return 0
+    return train_and_save(trainer_from_args(*parse_args(argv, SFTConfig, prog="xemogpt train sft")))
 
 
 if __name__ == "__main__":
