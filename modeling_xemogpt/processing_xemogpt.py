@@ -373,6 +373,49 @@ class XEmoGPTProcessor(ProcessorMixin):
             return self.tokenizer.eos_token or ""
         return "<|im_end|>"
 
+    # ---- rendered prompts keep their media (TRL's DPO collator) ---------------------------------------------------
+
+    # How many rendered conversations keep their media items for a later `processor(text=...)` (a batch's worth)
+    RENDERED_MEDIA_KEPT = 256
+
+    def apply_chat_template(self, conversation, chat_template=None, **kwargs):
+        """`ProcessorMixin.apply_chat_template`; a conversation rendered to text (`tokenize=False`) keeps its `video` /
+        `audio` items, so that a later `processor(text=that_text)` without media uses them.
+
+        Why: TRL 1.16's `DataCollatorForVisionPreference.torch_call` (`trl/trainer/dpo_trainer.py:315-327`, what
+        `trl dpo` trains with) renders each prompt to text and then calls `processor(images=..., text=prompts)`,
+        forwarding images only: the clip would be lost. The media of the last `RENDERED_MEDIA_KEPT` rendered
+        conversations are held (the items as given: paths, decoders, arrays); media passed explicitly always win,
+        and a text with markers that was not rendered here still fails loudly in `validate_inputs`."""
+        rendered = super().apply_chat_template(conversation, chat_template, **kwargs)
+        if not kwargs.get("tokenize", False) and isinstance(rendered, (str, list)):
+            batched = isinstance(rendered, list)
+            conversations = conversation if batched else [conversation]
+            texts = rendered if batched else [rendered]
+            for conv, text in zip(conversations, texts):
+                media = _conversation_media(conv)
+                if isinstance(text, str) and (media[0] or media[1]):
+                    kept = self.__dict__.setdefault("_rendered_media", {})
+                    kept.pop(text, None)
+                    kept[text] = media
+                    while len(kept) > self.RENDERED_MEDIA_KEPT:
+                        kept.pop(next(iter(kept)))
+        return rendered
+
+    def _media_of_rendered(self, text: list[str]):
+        """(videos, audio) of prompts rendered by `apply_chat_template(tokenize=False)`, or (None, None) when one of
+        the prompts with media markers was not rendered here."""
+        kept = self.__dict__.get("_rendered_media", {})
+        videos, audio = [], []
+        for prompt in text:
+            if self.video_token not in prompt and self.audio_token not in prompt:
+                continue
+            if prompt not in kept:
+                return None, None
+            videos += kept[prompt][0]
+            audio += kept[prompt][1]
+        return videos or None, audio or None
+
     # ---- ProcessorMixin hooks -------------------------------------------------------------------------------------
 
     def _multimodal_inputs_from_conversations(self, conversations, audio_loading_params, load_audio_from_video=False):
@@ -397,7 +440,7 @@ class XEmoGPTProcessor(ProcessorMixin):
                     kind = block.get("type")
                     if kind == "image":
                         raise ValueError("XEmoGPT explains videos, not images: give a `video` item (a path or frames)")
-                    source = next((block[k] for k in (kind, "url", "path") if block.get(k) is not None), None)
+                    source = _item_source(block)
                     if kind == "video" and source is not None:
                         videos.append(source)
                         following = (next_block or {}).get("type")
@@ -419,6 +462,8 @@ class XEmoGPTProcessor(ProcessorMixin):
             raise ValueError("XEmoGPT explains videos, not images: pass frames as `videos` (F, H, W, 3)")
         if text is not None:
             text = [text] if isinstance(text, str) else list(text)
+        if text is not None and videos is None and audio is None:
+            videos, audio = self._media_of_rendered(text)
         if videos is not None:
             videos = _flat_videos(videos)
         if audio is None and videos and text is not None and self.audio_from_video:
@@ -619,6 +664,25 @@ class XEmoGPTProcessor(ProcessorMixin):
 
 
 XEmoGPTProcessor.register_for_auto_class()
+
+
+def _item_source(block: dict):
+    """What a content item holds: its value under its type's key (`"video": ...`), else its `url` or `path`."""
+    return next((block[k] for k in (block.get("type"), "url", "path") if block.get(k) is not None), None)
+
+
+def _conversation_media(conversation) -> tuple[list, list]:
+    """The sources of a conversation's `video` and `audio` content items, in order."""
+    found = {"video": [], "audio": []}
+    for message in conversation:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind in found:
+                source = _item_source(block)
+                if source is not None:
+                    found[kind].append(source)
+    return found["video"], found["audio"]
 
 
 def _media_item(kind: str, value) -> dict:
