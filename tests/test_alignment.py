@@ -368,6 +368,18 @@ def test_recipes_parse_with_only_known_keys(recipe):
     assert training.remove_unused_columns is False
 
 
+def test_a_dataset_without_the_recipes_held_out_split_trains_without_evaluation_and_says_so(corpus, base, cached,
+                                                                                            tmp_path, capsys):
+    from processing.cli import main
+
+    # the recipe evaluates on `validation` (TRL's dataset_test_split); this corpus has train and test only
+    assert main(["train", "align-audio", *_argv("align_audio.yaml", corpus, base, tmp_path / "out", "--max_steps", "1",
+                                                "--save_full_model", "false")]) == 0
+    assert "has no split 'validation' (splits: test, train): training without the held-out evaluation" in (
+        capsys.readouterr().err)
+    assert json.loads((tmp_path / "out" / "alignment_results.json").read_text())["results"] == {}
+
+
 def test_recipe_four_recipes_exist():
     names = {f"{p.parent.name}/{p.name}" for p in RECIPES}
     assert names == {"synth-tiny/align_video.yaml", "synth-tiny/align_audio.yaml", "xemogpt-4b/align_video.yaml",
@@ -384,7 +396,8 @@ def _argv(recipe, corpus, base, out, *extra):
 def test_align_video_trains_on_cached_features_and_the_output_is_a_complete_model(corpus, base, cached, tmp_path):
     from processing.cli import main  # xemogpt train align-video ...
 
-    assert main(["train", "align-video", *_argv("align_video.yaml", corpus, base, tmp_path / "out")]) == 0
+    assert main(["train", "align-video", *_argv("align_video.yaml", corpus, base, tmp_path / "out",
+                                                "--dataset_test_split", "test")]) == 0
     out = tmp_path / "out"
     results = json.loads((out / "alignment_results.json").read_text())["results"]
     assert {"media_to_caption_r1", "chance_r1", "order_accuracy"} <= set(results)
@@ -404,7 +417,7 @@ def test_align_audio_trains_from_raw_media_without_a_cache(corpus, base, tmp_pat
     from processing.training.align import main
 
     argv = _argv("align_audio.yaml", corpus, base, tmp_path / "out", "--use_feature_cache", "false",
-                 "--max_steps", "2", "--save_full_model", "false", "--dataset_eval_split", "")
+                 "--max_steps", "2", "--save_full_model", "false", "--dataset_test_split", "")
     assert main(argv, "audio") == 0
     assert (tmp_path / "out" / "bridges.safetensors").is_file()
     assert not (tmp_path / "out" / "model.safetensors").exists()
@@ -431,7 +444,7 @@ def test_a_killed_run_resumes_at_its_checkpoint_and_ends_with_the_same_weights(c
     def run(out, *extra, callbacks=()):
         args, training = parse_args(_argv("align_video.yaml", corpus, base, out, "--max_steps", "6",
                                           "--save_strategy", "steps", "--save_steps", "3", "--save_total_limit", "2",
-                                          "--save_full_model", "false", "--dataset_eval_split", "", *extra))
+                                          "--save_full_model", "false", "--dataset_test_split", "", *extra))
         return train_alignment(args, training, "video", callbacks=callbacks)
 
     class Kill(TrainerCallback):

@@ -378,7 +378,7 @@ def test_train_command_hands_alignment_stages_to_align_main(monkeypatch):
 
 @pytest.fixture(scope="module")
 def synth_run(tmp_path_factory):
-    """`xemogpt train sft` from a fresh clone: an EmoCue-Synth folder, no model yet (the recipe builds it)."""
+    """`xemogpt train sft` from a fresh clone: an EmoCue-Synth folder, no model yet (--model_config builds it)."""
     from processing.cli import main
     from processing.synth.corpus import generate_corpus
 
@@ -386,9 +386,22 @@ def synth_run(tmp_path_factory):
     generate_corpus(root / "data", 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
     argv = ["train", "sft", "--config", str(RECIPES / "synth-tiny" / "sft.yaml"), "--dataset_name", str(root / "data"),
             "--model_name_or_path", str(root / "base"), "--output_dir", str(root / "sft"), "--max_steps", "2",
+            "--model_config", str(RECIPES / "synth-tiny" / "model_config.json"), "--cache_features", "true",
             "--per_device_train_batch_size", "2", "--eval_strategy", "no"]
     assert main(argv) == 0
     return root
+
+
+def test_train_sft_without_the_recipes_eval_split_trains_without_evaluation_and_says_so(synth_run, tmp_path, capsys):
+    from processing.cli import main
+
+    argv = ["train", "sft", "--config", str(RECIPES / "synth-tiny" / "sft.yaml"), "--dataset_name",
+            str(synth_run / "data"), "--model_name_or_path", str(synth_run / "sft"), "--output_dir", str(tmp_path / "o"),
+            "--max_steps", "1", "--per_device_train_batch_size", "2", "--cache_features", "true",
+            "--dataset_test_split", "test", "--eval_strategy", "steps", "--eval_steps", "1"]
+    assert main(argv) == 0
+    assert "has no split 'test': training without evaluation (eval_strategy no)" in capsys.readouterr().err
+    assert (tmp_path / "o" / "model.safetensors").is_file()
 
 
 @pytest.mark.slow
@@ -400,7 +413,7 @@ def test_train_sft_then_dpo_from_a_fresh_clone_on_emocue_synth(synth_run):
     argv = ["train", "dpo", "--config", str(RECIPES / "synth-tiny" / "dpo.yaml"), "--dataset_name",
             str(synth_run / "data"), "--model_name_or_path", str(synth_run / "sft"), "--output_dir",
             str(synth_run / "dpo"), "--max_steps", "1", "--warmup_steps", "0", "--per_device_train_batch_size", "2",
-            "--eval_strategy", "no"]
+            "--eval_strategy", "no", "--cache_features", "true"]
     assert main(argv) == 0
     model = XEmoGPTForConditionalGeneration.from_pretrained(synth_run / "dpo")
     sft = XEmoGPTForConditionalGeneration.from_pretrained(synth_run / "sft")

@@ -40,7 +40,8 @@ def main() -> None:
     started = time.perf_counter()
     extra = [a for a in args.recipe_args if a != "--"]
     recipe = parse_args(["--config", str(RECIPE), "--dataset_name", args.data, "--model_name_or_path",
-                         f"{args.out}/sft", "--output_dir", f"{args.out}/dpo", *extra], DPOConfig)
+                         f"{args.out}/sft", "--output_dir", f"{args.out}/dpo", "--cache_features", "true",
+                         "--max_length", "512", *extra], DPOConfig)
     trainer = trainer_from_args(*recipe)
     test = load_emocue(args.data, split="test")
     pairs = list(preference_pairs(test.select(range(min(args.eval_pairs, len(test)))), recipe[-1]))

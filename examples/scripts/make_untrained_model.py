@@ -3,7 +3,7 @@
     python examples/scripts/make_untrained_model.py [--output_dir DIR]     (or: make untrained-model)
 
 Stock TRL loads models by path or Hub id, so a recipe that trains "from scratch" (`trl sft --config
-examples/recipes/synth-tiny/trl/sft.yaml`) starts from this folder: the architecture of
+examples/recipes/synth-tiny/sft.yaml`) starts from this folder: the architecture of
 examples/recipes/synth-tiny/model_config.json, random weights (seed 0), and a byte-level BPE tokenizer trained on the
 texts of 2000 EmoCue-Synth records (drawn without rendering media). Deterministic: the same files every run.
 """

@@ -50,7 +50,8 @@ def main() -> None:
 
     extra = [a for a in args.recipe_args if a != "--"]
     recipe = parse_args(["--config", str(RECIPE), "--dataset_name", args.data, "--model_name_or_path",
-                         f"{args.out}/base", "--output_dir", f"{args.out}/sft", "--cache_features", "true", *extra],
+                         f"{args.out}/base", "--output_dir", f"{args.out}/sft", "--cache_features", "true",
+                         "--model_config", str(RECIPE.with_name("model_config.json")), "--max_length", "512", *extra],
                         SFTConfig)
     trainer = trainer_from_args(*recipe)
     test = load_emocue(args.data, split="test")

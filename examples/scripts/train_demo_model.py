@@ -239,7 +239,7 @@ def run_alignment(stage, base, data, out, seconds, log, threads, max_steps, over
     from processing.training import align
 
     args, targs = align.parse_args(recipe_argv(
-        f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_eval_split="validation",
+        f"align_{stage}.yaml", model_name_or_path=base, dataset_name=data, dataset_test_split="validation",
         output_dir=out, max_steps=100000, lr_scheduler_type="constant_with_warmup", warmup_steps=20,
         save_strategy="no", logging_steps=100, num_threads=threads, **(overrides or {}),
     ))
@@ -261,6 +261,7 @@ def run_trl(kind, model_path, data, out, seconds, log, max_steps, frozen=(), **o
         from trl import DPOConfig as Config
         module = dpo
     no_media = "modalities" in overrides and overrides.pop("modalities") is None
+    overrides = {"cache_features": "true", "max_length": 512, **overrides}  # what the recipes leave to TRL's flags
     argv = recipe_argv(f"{kind}.yaml", model_name_or_path=model_path, dataset_name=data, output_dir=out,
                        max_steps=100000, lr_scheduler_type="constant_with_warmup", eval_strategy="no",
                        logging_steps=50, save_strategy="no", **overrides)

@@ -72,8 +72,11 @@ class AlignmentArguments:
     # data
     dataset_name: str | None = field(default=None, metadata={"help": "EmoCue dataset folder (e.g. `xemogpt synth`)"})
     dataset_train_split: str = field(default="train", metadata={"help": "training split"})
-    dataset_eval_split: str | None = field(default="test", metadata={"help": "held-out split for the final retrieval "
-                                                                             "and order evaluation ('' = none)"})
+    dataset_test_split: str | None = field(default="validation", metadata={
+        "help": "held-out split for the final retrieval and order evaluation (TRL's name; '' = none). A dataset "
+                "without it trains without that evaluation, with a warning"})
+    dataset_eval_split: str | None = field(default=None, metadata={
+        "help": "former name of --dataset_test_split (still read)"})
     media_root: str | None = field(default=None, metadata={"help": "folder that relative media paths resolve against"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training rows"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N held-out rows"})
@@ -114,6 +117,8 @@ def parse_args(argv: Sequence[str]):
         align_args, training_args = parser.parse_args_and_config(argv)
     except ValueError as exc:  # unknown recipe keys, bad values
         raise XEmoGPTError(str(exc).splitlines()[0]) from None
+    if align_args.dataset_eval_split is not None:
+        align_args.dataset_test_split, align_args.dataset_eval_split = align_args.dataset_eval_split, None
     training_args.remove_unused_columns = False  # the collator needs `id` and the caption text
     return align_args, training_args
 
@@ -217,6 +222,20 @@ def load_split(args: AlignmentArguments, split: str, limit: int | None):
     if limit is not None:
         records = records.select(range(min(limit, len(records))))
     return records
+
+
+def held_out_split(args: AlignmentArguments):
+    """The `dataset_test_split` records; None (with a warning) when the dataset has no such split."""
+    from ..emocue import load_emocue
+
+    if not args.dataset_test_split:
+        return None
+    available = list(load_emocue(args.dataset_name, media_root=args.media_root))
+    if args.dataset_test_split not in available:
+        print(f"xemogpt train: warning: {args.dataset_name} has no split {args.dataset_test_split!r} (splits: "
+              f"{', '.join(sorted(available))}): training without the held-out evaluation", file=sys.stderr)
+        return None
+    return load_split(args, args.dataset_test_split, args.max_eval_samples)
 
 
 def attach_features(records, columns_from: Sequence) -> "datasets.Dataset":  # noqa: F821
@@ -500,7 +519,7 @@ def train_alignment(args: AlignmentArguments, training_args, stage: str, callbac
     if not args.dataset_name:
         raise XEmoGPTError("dataset_name is required: an EmoCue folder (e.g. made by `xemogpt synth`)")
     train_records = load_split(args, args.dataset_train_split, args.max_train_samples)
-    eval_records = load_split(args, args.dataset_eval_split, args.max_eval_samples) if args.dataset_eval_split else None
+    eval_records = held_out_split(args)
     base = prepare_base_model(args, train_records)
     text_encoder = load_text_encoder(args.text_encoder_name_or_path)
     set_seed(training_args.seed)  # the fresh bridge and heads: same seed, same initial weights
@@ -508,7 +527,7 @@ def train_alignment(args: AlignmentArguments, training_args, stage: str, callbac
                                                        with_encoders=not args.use_feature_cache)
     train_data = prepare_split(args, stage, args.dataset_train_split, train_records, encoders, processor, text_encoder,
                                args.use_feature_cache)
-    eval_data = (prepare_split(args, stage, args.dataset_eval_split, eval_records, encoders, processor, text_encoder,
+    eval_data = (prepare_split(args, stage, args.dataset_test_split, eval_records, encoders, processor, text_encoder,
                                args.use_feature_cache) if eval_records is not None else None)
     del text_encoder
     if args.use_feature_cache:
@@ -540,7 +559,7 @@ def main(argv: list[str], stage: str) -> int:
     results = summary["results"]
     if results:
         shown = ", ".join(f"{k} {v}" for k, v in results.items() if k.endswith(("_r1", "accuracy", "chance_r1")))
-        print(f"held-out {args.dataset_eval_split}: {shown}")
+        print(f"held-out {args.dataset_test_split}: {shown}")
     print(f"aligned {stage} bridge ({summary['global_step']} steps, {summary['train_seconds']:.0f} s) saved to "
           f"{summary['output_dir']} (bridges.safetensors loads with load_aligned_bridges)")
     return 0

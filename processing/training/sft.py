@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,8 +316,11 @@ def lora_config(model, model_args, modalities: Sequence[str], train_bridges: boo
 
 
 def prepare_training_args(args):
-    """What every XEmoGPT trainer needs: raw rows reach the collator untouched by TRL's text preprocessing."""
+    """What every XEmoGPT trainer needs: raw rows reach the collator untouched by TRL's text preprocessing. (A
+    recipe's `assistant_only_loss`, for TRL's collator, is what XEmoGPT's collators always do: labels on the answer.)"""
     args.remove_unused_columns = False
+    if getattr(args, "assistant_only_loss", False):
+        args.assistant_only_loss = False
     if hasattr(args, "dataset_kwargs"):
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
     return args
@@ -463,6 +467,10 @@ def parse_args(argv: Sequence[str] | None, config_class, prog: str | None = None
 def prepare_training(script_args, training_args, model_args, xargs: XEmoGPTArguments) -> TrainingSetup:
     """Load the EmoCue splits and the model, cache features if asked, and set what trains (see each function)."""
     train_dataset, eval_dataset = load_datasets(script_args, xargs)
+    if eval_dataset is None and training_args.eval_strategy != "no":
+        print(f"xemogpt train: warning: {script_args.dataset_name} has no split {script_args.dataset_test_split!r}: "
+              "training without evaluation (eval_strategy no)", file=sys.stderr)
+        training_args.eval_strategy = "no"
     if training_args.eval_strategy == "no":
         eval_dataset = None
     model, processor = load_model_and_processor(model_args, xargs, train_dataset)
