@@ -32,6 +32,7 @@ from processing.emocue import (
     write_emocue,
 )
 from processing.errors import DatasetError
+from processing.emocue.schema import STORED_FEATURES
 
 EXPLANATION = (
     "In the video, the person smiles and the eyebrows are raised. In the audio, the voice is loud and the "
@@ -148,10 +149,36 @@ def test_writer_folder_loads_with_load_dataset_and_load_emocue_alike(dataset_dir
     for split in plain:
         assert plain[split].num_rows == ours[split].num_rows
         assert plain[split]["id"] == ours[split]["id"]
-    assert plain["train"].features == FEATURES
-    assert plain["train"][0]["video"] == "media/clip_0.mp4"
+    # the media travel inside the Parquet files (a Hub dataset's Video / Audio features); ours are paths again
+    assert plain["train"].features == STORED_FEATURES
+    stored = plain["train"].cast_column("video", datasets.Video(decode=False))[0]["video"]
+    assert stored["path"] == "media/clip_0.mp4"
+    assert stored["bytes"] == (dataset_dir / "media" / "clip_0.mp4").read_bytes()
+    assert ours["train"].features == FEATURES
     assert ours["train"][0]["video"] == str(dataset_dir / "media" / "clip_0.mp4")
     assert ours["train"][0]["cues"] == CUES
+
+
+def test_a_folder_without_its_media_folder_loads_from_the_embedded_media(dataset_dir, tmp_path, monkeypatch):
+    """What a Hub copy of only the Parquet files gives: load_emocue writes the stored media out once (by content
+    hash) and hands paths to them."""
+    monkeypatch.setenv("XEMOGPT_CACHE", str(tmp_path / "cache"))
+    bare = tmp_path / "bare"
+    shutil.copytree(dataset_dir, bare, ignore=shutil.ignore_patterns("media"))
+    ours = load_emocue(bare, split="train")
+    path = Path(ours[0]["video"])
+    assert path.is_relative_to(tmp_path / "cache" / "media") and path.name == "clip_0.mp4"
+    assert path.read_bytes() == (dataset_dir / "media" / "clip_0.mp4").read_bytes()
+    assert load_emocue(bare, split="train")[0]["video"] == str(path)  # written once
+
+
+def test_folders_with_media_paths_still_load_and_licensed_media_stay_out_of_the_parquet(tmp_path):
+    (tmp_path / "src").mkdir()
+    make_mp4(tmp_path / "src" / "clip.mp4")
+    row = {**record(0), "video": str(tmp_path / "src" / "clip.mp4")}
+    write_emocue([row], tmp_path / "licensed", media_caveat=True)  # annotations only: media stay paths
+    assert datasets.load_dataset(str(tmp_path / "licensed"), split="train").features == FEATURES
+    assert load_emocue(tmp_path / "licensed", split="train")[0]["video"] == str(tmp_path / "src" / "clip.mp4")
 
 
 def test_writer_exception_midway_leaves_nothing(tmp_path):

@@ -33,9 +33,16 @@ def corpus(tmp_path_factory):
 
 
 def _rows(out: Path) -> list[dict]:
+    """The records as data/*.parquet store them, each media value ({"bytes", "path"}) checked against the file under
+    media/ and given back as its path."""
     import pyarrow.parquet as pq
 
-    return [row for path in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+    rows = [row for path in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+    for row in rows:
+        for column in ("video", "audio"):
+            assert row[column]["bytes"] == (out / row[column]["path"]).read_bytes()
+            row[column] = row[column]["path"]
+    return rows
 
 
 def _sample(split="train", index=0, seed=0) -> Factors:

@@ -166,7 +166,7 @@ def test_trl_sft_and_xemogpt_train_sft_follow_the_same_loss_curve_on_the_same_re
     assert logged_losses(ours.stdout + ours.stderr) == curve
 
 
-def test_the_views_load_and_decode_in_a_clean_environment_with_the_dataset_cards_packages(data, tmp_path):
+def test_the_records_and_views_load_and_decode_in_a_clean_environment_with_the_dataset_cards_packages(data, tmp_path):
     card = (data / "README.md").read_text()
     assert "pip install datasets torch torchcodec" in card and "config_name: messages" in card
     script = f"""
@@ -176,9 +176,17 @@ def test_the_views_load_and_decode_in_a_clean_environment_with_the_dataset_cards
         user = ds[0]["messages"][0]["content"]
         frames = user[0]["video"].get_frames_played_at(seconds=[0.1]).data
         audio = user[1]["audio"].get_all_samples()
+        records = load_dataset({str(data)!r}, split="train")  # the default config: the records, media inside
+        record_frames = records[0]["video"].get_frames_played_at(seconds=[0.1]).data
+        record_audio = records[0]["audio"].get_all_samples()
         print(json.dumps({{"features": str(ds.features["messages"]), "frames": list(frames.shape),
-                          "audio": list(audio.data.shape), "rate": audio.sample_rate}}))
+                          "audio": list(audio.data.shape), "rate": audio.sample_rate,
+                          "record_features": [str(records.features[c]) for c in ("video", "audio")],
+                          "record_frames": list(record_frames.shape), "record_rate": record_audio.sample_rate,
+                          "emotion": records[0]["emotion"]}}))
     """
     result = result_json(run_clean(script, tmp_path, packages=["datasets", "torch", "torchcodec"]))
     assert "Video(" in result["features"] and "Audio(" in result["features"]
     assert result["frames"][0] == 1 and result["audio"][1] > 0 and result["rate"] == 16000
+    assert result["record_features"][0].startswith("Video(") and result["record_features"][1].startswith("Audio(")
+    assert result["record_frames"][0] == 1 and result["record_rate"] == 16000 and result["emotion"]

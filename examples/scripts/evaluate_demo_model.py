@@ -180,9 +180,9 @@ def score(records: list[dict], predictions: list[dict], embedder) -> dict:
 def eval_records(data_dir: Path, num_samples: int, seed: int) -> dict[str, list[dict]]:
     """The test and compositional clips (half each) of the evaluation corpus in `data_dir`, generated there first
     when it is missing or holds another number of clips."""
-    import pandas as pd
     import pyarrow.parquet as pq
 
+    from processing.emocue import load_emocue
     from processing.synth.corpus import generate_corpus, split_counts
 
     fractions = {"test": 0.5, "compositional": 0.5}
@@ -192,11 +192,9 @@ def eval_records(data_dir: Path, num_samples: int, seed: int) -> dict[str, list[
         generate_corpus(data_dir, num_samples, seed=seed, split_fractions=fractions, num_workers=2, overwrite=True)
     out = {}
     for split in ("test", "compositional"):
-        frame = pd.read_parquet(data_dir / "data" / f"{split}.parquet")
-        rows = frame.to_dict("records")
+        rows = [dict(row) for row in load_emocue(data_dir, split)]
         for row in rows:
-            row["cues"] = {k: list(v) for k, v in row["cues"].items()}
-            row["path"] = str(data_dir / row["video"])
+            row["path"] = row["video"]
         out[split] = rows
     return out
 

@@ -350,6 +350,7 @@ def main(argv=None) -> int:
         else:
             work.mkdir(parents=True, exist_ok=True)
             report = generate_corpus(data, total, seed=settings.seed, size=settings.frame_size, num_workers=2,
+                                     hub_layout=False,  # read by xemogpt train only
                                      split_fractions={"train": settings.num_train_clips / total,
                                                       "validation": settings.num_validation_clips / total})
             log(f"corpus: {report.counts} clips in {report.seconds:.0f}s")

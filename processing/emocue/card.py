@@ -13,13 +13,18 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from datasets import Dataset, DatasetDict, Features
+from datasets import Audio, Dataset, DatasetDict, Features, Video
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from hub_cards import DATASET_CARD_TEMPLATE
 
 from ..errors import DatasetError
 from .schema import COLUMN_DESCRIPTIONS, FEATURES, sort_splits
+
+EMBEDDED_DESCRIPTIONS = {
+    "video": "the clip (file bytes; its path names the copy under media/)",
+    "audio": "separate audio file (file bytes); null: the video's own audio track",
+}
 
 TEMPLATE_PATH = DATASET_CARD_TEMPLATE
 DATA_DIR = "data"
@@ -108,6 +113,8 @@ def _statistics(source) -> tuple[dict[str, int], dict[str, Counter], Features]:
 
 
 def _dtype(feature) -> str:
+    if isinstance(feature, (Video, Audio)):
+        return f"{type(feature).__name__}()"
     if isinstance(feature, dict):
         return "struct of " + ", ".join(f"{key}: {_dtype(value)}" for key, value in feature.items())
     if hasattr(feature, "feature"):  # List / Sequence
@@ -161,9 +168,9 @@ def make_dataset_card(
     unlabelled = {split: emotions[split][None] for split in counts if emotions[split][None]}
     if unlabelled and all_emotions:
         emotion_counts["(none)"] = unlabelled
-    feature_rows = [
-        (column, _dtype(feature), COLUMN_DESCRIPTIONS.get(column, "")) for column, feature in features.items()
-    ]
+    embedded = {column for column, feature in features.items() if isinstance(feature, (Video, Audio))}
+    descriptions = {**COLUMN_DESCRIPTIONS, **EMBEDDED_DESCRIPTIONS} if embedded else COLUMN_DESCRIPTIONS
+    feature_rows = [(column, _dtype(feature), descriptions.get(column, "")) for column, feature in features.items()]
     license_text = f"The annotations are released under `{license}`."
     if media_caveat:
         license_text += " The media they describe are not covered by this licence; see the media section above."
@@ -177,6 +184,7 @@ def make_dataset_card(
         total_rows=total,
         emotion_counts=emotion_counts,
         features=feature_rows,
+        media_embedded=bool(embedded),
         license_text=license_text,
     )
     if TEMPLATE_PATH.is_file():

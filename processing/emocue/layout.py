@@ -5,7 +5,10 @@ A dataset folder::
     <out_dir>/
       README.md               dataset card; its YAML `configs` lists data/*.parquet (so that
                               `datasets.load_dataset(out_dir)` reads exactly those, not the media)
-      data/<split>.parquet    one file per split, columns = schema.FEATURES
+      data/<split>.parquet    one file per split, columns = schema.FEATURES; with `embed_media` (the default unless
+                              the media are licensed separately: `media_caveat`) `video` / `audio` hold the files
+                              themselves as datasets Video() / Audio() values (schema.STORED_FEATURES)
+      data/<view>/<split>.parquet  TRL's views (trl_views.py)
       media/<file>            clips referenced by rows as "media/<file>" (absent in annotation-only releases)
 
 `EmoCueWriter` writes one split. Everything goes to a temporary folder next to `out_dir` and is moved into
@@ -29,7 +32,8 @@ from modeling_xemogpt.hub import staging_dir
 
 from ..errors import DatasetError
 from .card import DATA_DIR, make_dataset_card, split_data_files
-from .schema import FEATURES, KNOWN_SPLITS, normalize_record, validate_record
+from .schema import (FEATURES, KNOWN_SPLITS, MEDIA_COLUMNS, STORED_FEATURES, embedded_media, normalize_record,
+                     resolve_media_path, validate_record)
 from .trl_views import VIEWS, view_data_files, write_views
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 MEDIA_DIR = "media"
 CARD_FILE = "README.md"
 _BATCH_ROWS = 1000
+_BATCH_ROWS_EMBEDDED = 64  # rows held in memory with their media
 
 
 def _existing_card_field(out_dir: Path, field: str):
@@ -81,9 +86,13 @@ class EmoCueWriter:
         description: str | None = None,
         media_caveat: bool = False,
         trl_views: bool = True,
+        embed_media: bool | None = None,
     ):
         self.out_dir = Path(out_dir).absolute()
         self.trl_views = trl_views
+        # licensed media (media_caveat) stay out of the Parquet files, so that the records can be shared alone
+        self.embed_media = (not media_caveat) if embed_media is None else embed_media
+        self.features = STORED_FEATURES if self.embed_media else FEATURES
         self.split = split
         self.splits = tuple(splits)
         if split not in self.splits:
@@ -181,7 +190,7 @@ class EmoCueWriter:
         self._ids.add(record["id"])
         self._buffer.append(record)
         self.n_written += 1
-        if len(self._buffer) >= _BATCH_ROWS:
+        if len(self._buffer) >= (_BATCH_ROWS_EMBEDDED if self.embed_media else _BATCH_ROWS):
             self._flush()
         return True
 
@@ -189,10 +198,22 @@ class EmoCueWriter:
         """`add` each row; returns how many were kept."""
         return sum(self.add(row) for row in rows)
 
+    def _stored(self, record: dict) -> dict:
+        """`record` as data/<split>.parquet holds it: with `embed_media`, each media file's bytes and its path."""
+        if not self.embed_media:
+            return record
+        stored = dict(record)
+        for column in MEDIA_COLUMNS:
+            if record[column]:
+                path = resolve_media_path(record[column], [self._tmp, self.out_dir])
+                stored[column] = (embedded_media(path, record[column]) if path.is_file()
+                                  else {"bytes": None, "path": record[column]})
+        return stored
+
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.Table.from_pylist(self._buffer, schema=FEATURES.arrow_schema)
+        table = pa.Table.from_pylist([self._stored(r) for r in self._buffer], schema=self.features.arrow_schema)
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self._tmp / DATA_DIR / f"{self.split}.parquet", table.schema)
         self._parquet.write_table(table)
@@ -202,7 +223,7 @@ class EmoCueWriter:
     def _commit(self) -> None:
         self._flush()
         if self._parquet is None:  # no rows: still a valid (empty) split
-            pq.write_table(FEATURES.arrow_schema.empty_table(), self._tmp / DATA_DIR / f"{self.split}.parquet")
+            pq.write_table(self.features.arrow_schema.empty_table(), self._tmp / DATA_DIR / f"{self.split}.parquet")
         else:
             self._parquet.close()
             self._parquet = None

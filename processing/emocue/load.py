@@ -81,8 +81,12 @@ def find_local_source(path: str | os.PathLike) -> LocalSource | None:
 
 
 def _coerce_row(row: dict) -> dict:
-    """Undo what flat formats do to a record: CSV keeps `cues` as a JSON string and empty cells as ""."""
+    """Undo what flat formats do to a record: CSV keeps `cues` as a JSON string and empty cells as ""; stored
+    media ({"bytes", "path"}, schema.STORED_FEATURES) are referred to by their path."""
     row = dict(row)
+    for column in MEDIA_COLUMNS:
+        if isinstance(row.get(column), dict):
+            row[column] = row[column].get("path")
     cues = row.get("cues")
     if isinstance(cues, str):
         try:
@@ -99,7 +103,7 @@ def _read_rows(builder: str, path: Path) -> Iterator[dict]:
     """Rows of one metadata file as plain Python values, without casting (so that a malformed row is seen as
     it is written, not as an Arrow error)."""
     if builder == "parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1000):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
             yield from batch.to_pylist()
     elif builder == "csv":
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -132,8 +136,39 @@ def iter_raw_rows(source: LocalSource, split: str | None = None) -> Iterator[tup
             yield file_split, row
 
 
+def media_cache_dir() -> Path:
+    """Where media stored inside Parquet files are written out when no copy of the file is at hand
+    ($XEMOGPT_CACHE/media, default ~/.cache/xemogpt/media)."""
+    return Path(os.environ.get("XEMOGPT_CACHE", Path.home() / ".cache" / "xemogpt")).expanduser() / "media"
+
+
+def _stored_media_path(value: dict, roots: list[Path] | None) -> str | None:
+    """A path for a stored media value ({"bytes", "path"}): the file its path names when it exists under `roots`,
+    else its bytes written once to `media_cache_dir()` (by content hash), else the path as written."""
+    import hashlib
+
+    reference, data = value.get("path"), value.get("bytes")
+    if reference and roots:
+        found = resolve_media_path(reference, roots)
+        if found.is_file():
+            return str(found)
+    if not data:
+        return reference
+    target = media_cache_dir() / hashlib.sha256(data).hexdigest()[:32] / (Path(reference or "media").name)
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    return str(target)
+
+
 def _prepared(roots: list[Path] | None, split: str | None):
     def prepare(row: dict) -> dict:
+        row = dict(row)
+        for column in MEDIA_COLUMNS:
+            if isinstance(row.get(column), dict):
+                row[column] = _stored_media_path(row[column], roots)
         record = normalize_record(_coerce_row(row), split=split)
         if roots:
             for column in MEDIA_COLUMNS:
@@ -184,7 +219,12 @@ def _load_local(source: LocalSource, split: str | None, roots: list[Path], strea
 
 
 def _to_records(ds, split: str, roots: list[Path] | None):
-    """`ds` with exactly the schema's columns and types (media paths resolved against `roots`)."""
+    """`ds` with exactly the schema's columns and types (media paths resolved against `roots`; media stored in the
+    Parquet files as paths again)."""
+    for column in MEDIA_COLUMNS:
+        feature = (ds.features or {}).get(column)
+        if isinstance(feature, (datasets.Video, datasets.Audio)) and feature.decode:
+            ds = ds.cast_column(column, type(feature)(decode=False))
     try:
         if isinstance(ds, datasets.Dataset):
             # media paths depend on which files exist now: never reuse a cached result

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from datasets import Features, List, Value
+from datasets import Audio, Features, List, Value, Video
 
 CUE_CATEGORIES = ("visual", "auditory", "emotional")
 
@@ -36,6 +36,10 @@ FEATURES = Features(
         "factors": _STRING,
     }
 )
+# How an EmoCue folder stores its records (data/<split>.parquet) when the media travel inside: the same columns with
+# `video` / `audio` as `datasets` Video() / Audio() values ({"bytes": the file, "path": "media/<name>"}), so that
+# `load_dataset(FOLDER)` decodes them anywhere and `push_to_hub` carries them. `load_emocue` gives them back as paths.
+STORED_FEATURES = Features({**FEATURES, "video": Video(), "audio": Audio()})
 COLUMNS = tuple(FEATURES)
 COLUMN_DESCRIPTIONS = {
     "id": "unique over the whole dataset (all splits)",
@@ -66,6 +70,11 @@ def sort_splits(names: Iterable[str]) -> list[str]:
 
 def empty_cues() -> dict[str, list[str]]:
     return {category: [] for category in CUE_CATEGORIES}
+
+
+def embedded_media(path: str | os.PathLike, name: str | None = None) -> dict:
+    """The stored form of a media file: its bytes, and `name` (default: the file's name) as its path."""
+    return {"bytes": Path(path).read_bytes(), "path": name if name is not None else Path(path).name}
 
 
 def normalize_record(row: Mapping, *, split: str | None = None) -> dict:

@@ -1,6 +1,6 @@
 """TRL's views of an EmoCue split, written next to it: `messages` (SFT) and `preference` (DPO).
 
-    data/<split>.parquet               the EmoCue records (the `default` config; media as paths into media/)
+    data/<split>.parquet               the EmoCue records (the `default` config; media embedded, schema.STORED_FEATURES)
     data/messages/<split>.parquet      `id`, `images` (empty), `messages`: the user turn holds the clip as `video` /
                                        `audio` content items and the subtitle as a text item; the assistant turn
                                        holds the reference explanation
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from datasets import Audio, Dataset, Features, Image, List, Value, Video
 
 from ..media import has_audio_track
+from .schema import embedded_media
 
 VIEWS = ("messages", "preference")
 
@@ -38,10 +39,6 @@ def _turn_features() -> List:
 def view_features(view: str) -> Features:
     turns = {"messages": ("messages",), "preference": ("prompt", "chosen", "rejected")}[view]
     return Features({"id": Value("string"), "images": List(Image()), **{name: _turn_features() for name in turns}})
-
-
-def _media(path: Path) -> dict:
-    return {"bytes": path.read_bytes(), "path": path.name}
 
 
 def _item(kind: str, *, text=None, video=None, audio=None) -> dict:
@@ -57,15 +54,18 @@ def user_turn(record: Mapping, roots: Iterable[Path]) -> dict:
                 return Path(root) / relative
         raise FileNotFoundError(f"row {record['id']}: media file {relative} not found")
 
+    def reference(value):  # a path, or the stored form {"bytes", "path"} of data/<split>.parquet
+        return value.get("path") if isinstance(value, dict) else value
+
     content = []
-    video = find(record["video"]) if record.get("video") else None
-    audio = find(record["audio"]) if record.get("audio") else None
+    video = find(reference(record["video"])) if record.get("video") else None
+    audio = find(reference(record["audio"])) if record.get("audio") else None
     if video is not None:
-        content.append(_item("video", video=_media(video)))
+        content.append(_item("video", video=embedded_media(video)))
     if audio is None and video is not None and has_audio_track(video):
         audio = video
     if audio is not None:
-        content.append(_item("audio", audio=_media(audio)))
+        content.append(_item("audio", audio=embedded_media(audio)))
     content.append(_item("text", text=record.get("subtitle") or ""))
     return {"role": "user", "content": content}
 

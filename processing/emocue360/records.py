@@ -50,7 +50,9 @@ def _read_parquet(paths: Sequence[str]) -> list[dict]:
     rows = []
     for path in paths:
         try:
-            rows.extend(pq.read_table(path).to_pylist())
+            # references need the text columns; media stored in the file (Video / Audio bytes) stay on disk
+            names = [n for n in pq.read_schema(path).names if n not in ("video", "audio")]
+            rows.extend(pq.read_table(path, columns=names).to_pylist())
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
             raise DatasetError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     return rows
