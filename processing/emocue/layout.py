@@ -68,7 +68,7 @@ class EmoCueWriter:
     overwrite: replace the split if `out_dir` already has it (other splits are kept).
     skip_invalid: drop invalid rows (counted in `n_skipped`, reasons in `skipped`) instead of raising.
     check_media: also open every referenced media file with PyAV when adding a row (see validate_record).
-    name, license, description, media_caveat: what the README dataset card says (see card.make_dataset_card);
+    name, license, description, media_caveat, repo_id: what the README dataset card says (card.make_dataset_card);
         name and license default to those of the folder's existing card, else the folder name and "other".
     """
 
@@ -87,6 +87,7 @@ class EmoCueWriter:
         media_caveat: bool = False,
         trl_views: bool = True,
         embed_media: bool | None = None,
+        repo_id: str | None = None,
     ):
         self.out_dir = Path(out_dir).absolute()
         self.trl_views = trl_views
@@ -105,6 +106,7 @@ class EmoCueWriter:
             license=license or _existing_card_field(self.out_dir, "license") or "other",
             description=description or "An audio-visual emotion dataset in the EmoCue format.",
             media_caveat=media_caveat,
+            repo_id=repo_id,
         )
         self._check_destination()
         self.n_written = 0
