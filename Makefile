@@ -9,12 +9,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: setup demo test bench browser ffmpeg demo-model untrained-model clean help
+.PHONY: setup demo test bench browser ffmpeg demo-model untrained-model space clean help
 
 help:
 	@echo "make demo        explain a bundled clip with the bundled default model"
 	@echo "make test        run the whole test suite"
 	@echo "make bench       run benchmarks/ and write benchmarks/results/*.json"
+	@echo "make space SPACE_DIR=DIR  write the Space folder to upload (hf upload ORG/NAME DIR --repo-type space)"
 	@echo "make untrained-model  rewrite examples/models/xemogpt-synth-tiny-untrained (where trl sft starts)"
 	@echo "make demo-model  retrain examples/models/xemogpt-synth-tiny from scratch (2-core CPU: ~15 min here (870 s), ~26 on a 1.8x slower VM)"
 
@@ -59,6 +60,10 @@ bench: $(STAMP)
 	  n=$$(basename $$b .py); echo "== $$n"; \
 	  $(PY) $$b > benchmarks/results/$$n.log || exit 1; \
 	  tail -n 1 benchmarks/results/$$n.log > benchmarks/results/$$n.json; cat benchmarks/results/$$n.json; done
+
+space: $(STAMP)
+	@test -n "$(SPACE_DIR)" || { echo "usage: make space SPACE_DIR=DIR"; exit 2; }
+	$(PY) spaces_demo/assemble.py $(SPACE_DIR)
 
 untrained-model: $(STAMP)
 	$(PY) examples/scripts/make_untrained_model.py --output_dir examples/models/xemogpt-synth-tiny-untrained

@@ -55,6 +55,28 @@ def parse_cues(text: str) -> tuple[dict[str, list[str]], str | None]:
     return parse_explanation(text), extract_emotion(text)
 
 
+def _load_with_repo_code(name: str, kwargs: dict):
+    """(model, processor) of a folder / Hub id built from the code it carries (its `auto_map`), as
+    `AutoModel.from_pretrained(name, trust_remote_code=True)` does where this package is not installed. (With this
+    package imported its registered classes would win over the repo's code.)"""
+    import json
+
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+    from transformers.utils import cached_file
+
+    def auto_map(filename):
+        found = cached_file(name, filename, _raise_exceptions_for_missing_entries=False)
+        return (json.loads(Path(found).read_text()).get("auto_map") or {}) if found else {}
+
+    model_ref = auto_map("config.json").get("AutoModel")
+    processor_ref = auto_map("processor_config.json").get("AutoProcessor")
+    if not model_ref or not processor_ref:
+        raise ValueError(f"{name} carries no model / processor code of its own (no auto_map)")
+    model_class = get_class_from_dynamic_module(model_ref, name)
+    processor_class = get_class_from_dynamic_module(processor_ref, name)
+    return model_class.from_pretrained(name, **kwargs), processor_class.from_pretrained(name)
+
+
 class Explainer:
     """A loaded model + processor that turns clips into cue-by-cue explanations."""
 
@@ -67,9 +89,11 @@ class Explainer:
 
     @classmethod
     def load(cls, model=None, *, load_in_4bit=False, load_in_8bit=False, dtype=None, device=None,
-             allow_untrained=True) -> "Explainer":
+             allow_untrained=True, trust_remote_code=False) -> "Explainer":
         """Load a model folder or Hub id (default: the bundled demo model). When no `model` is given and the bundled
-        one is missing: a random tiny model, said so in `notes`, if `allow_untrained`; else an `XEmoGPTError`."""
+        one is missing: a random tiny model, said so in `notes`, if `allow_untrained`; else an `XEmoGPTError`.
+        `trust_remote_code`: load the model and processor with the code the folder / Hub repo carries (what a Space
+        serving a Hub id does) instead of this package's classes."""
         import modeling_xemogpt  # noqa: F401  (registers the Auto* classes)
         from transformers import AutoModel, AutoProcessor
 
@@ -102,8 +126,11 @@ class Explainer:
         from safetensors import SafetensorError
 
         try:
-            loaded = AutoModel.from_pretrained(str(model), **kwargs)
-            processor = AutoProcessor.from_pretrained(str(model))
+            if trust_remote_code:
+                loaded, processor = _load_with_repo_code(str(model), kwargs)
+            else:
+                loaded = AutoModel.from_pretrained(str(model), **kwargs)
+                processor = AutoProcessor.from_pretrained(str(model))
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, UnpicklingError) as exc:
             # a folder without config / weights, truncated weights, pickle weights that are not weights-only (never
             # unpickled), a config of another model

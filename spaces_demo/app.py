@@ -2,6 +2,10 @@
 
     python spaces_demo/app.py                         # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT apply)
     XEMOGPT_MODEL=path/or/hub-id python spaces_demo/app.py
+    make space SPACE_DIR=DIR                          # the folder to upload: hf upload ORG/NAME DIR --repo-type space
+
+The model: `$XEMOGPT_MODEL`, else in a checkout the bundled demo model, else (an assembled Space) the first Hub id of
+README.md's `models:`, loaded through the Auto classes with the model repo's own code (`trust_remote_code`).
 
 The API endpoint is `/explain` (gradio_client):
 
@@ -42,6 +46,7 @@ import gradio as gr  # noqa: E402
 from processing.emocue360 import extract_emotion, parse_explanation  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
 from serving import (  # noqa: E402
+    MODEL_ENV,
     ReferenceScorer,
     ServedModel,
     SpaceSettings,
@@ -162,7 +167,11 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
     `$XEMOGPT_MODEL`, else the bundled demo model. `settings`: serving limits (default: from the environment).
     """
     settings = settings or SpaceSettings.from_env()
-    served = ServedModel(explainer)
+    try:
+        served = ServedModel(explainer)
+    except XEmoGPTError as error:  # e.g. the Hub id of the front matter is not published (yet)
+        logger.error("no model to serve: %s", error)
+        return unavailable_app(str(error), settings)
     handler = SpaceHandler(served, settings, scorer or ReferenceScorer())
     defaults = served.explainer.generation_defaults
     num_frames = served.explainer.processor.num_frames
@@ -223,6 +232,18 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
     return demo
 
 
+def unavailable_app(reason: str, settings: SpaceSettings) -> gr.Blocks:
+    """The page shown when the model cannot be loaded: it says so, instead of serving another (random) model."""
+    with gr.Blocks(title="XEmoGPT") as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(f"⚠️ **This Space cannot explain clips right now: its model did not load.** {reason}. "
+                    f"The Space's owner can name another model with the `{MODEL_ENV}` setting.",
+                    elem_id="model-banner")
+    demo.xemogpt_settings = settings
+    demo.xemogpt_model = None
+    return demo
+
+
 def launch(demo: gr.Blocks, **kwargs):
     """`demo.launch` with the Space's upload cap; `kwargs` go to gradio (server_name, server_port, ...)."""
     kwargs.setdefault("max_file_size", demo.xemogpt_settings.max_file_size)
@@ -242,4 +263,4 @@ def serve_locally(demo: gr.Blocks) -> str:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    launch(build_app())
+    launch(build_app())  # gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT

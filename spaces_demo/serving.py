@@ -19,6 +19,32 @@ from processing.errors import XEmoGPTError
 from processing.explain import DEFAULT_MODEL, REPO_ROOT, Explainer
 
 MODEL_ENV = "XEMOGPT_MODEL"
+HERE = Path(__file__).resolve().parent
+
+
+def front_matter_models(readme: str | os.PathLike = HERE / "README.md") -> list[str]:
+    """The `models:` of the Space's README front matter (the Hub ids the Space serves, first = default)."""
+    import yaml
+
+    text = Path(readme).read_text(encoding="utf-8") if Path(readme).is_file() else ""
+    if not text.startswith("---"):
+        return []
+    meta = yaml.safe_load(text.split("---", 2)[1]) or {}
+    models = meta.get("models") or []
+    return [models] if isinstance(models, str) else [str(m) for m in models]
+
+
+def default_model_source() -> str | None:
+    """What the Space serves when no explainer is given: `$XEMOGPT_MODEL`; else, in a checkout of the repository,
+    the bundled demo model; else (an assembled Space, `make space`) the first Hub id of the front matter's `models:`.
+    None: nothing to load (a checkout whose demo model was not trained)."""
+    named = os.environ.get(MODEL_ENV)
+    if named:
+        return named
+    if (Path(DEFAULT_MODEL) / "config.json").exists():
+        return str(DEFAULT_MODEL)
+    models = front_matter_models()
+    return models[0] if models else None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -105,17 +131,20 @@ class ServedModel:
 
     Args:
         explainer: an `Explainer`, a `(model, processor)` pair (tests pass `tiny_model_and_processor()`), a
-            model folder or Hub id, or None for `$XEMOGPT_MODEL`, else the bundled demo model (which falls
-            back to a random tiny model, and says so, while the demo model has not been trained).
+            model folder or Hub id (loaded through the Auto classes with its own code, `trust_remote_code`), or
+            None for `default_model_source()`. Only a checkout whose demo model was never trained falls back to a
+            random tiny model, and the page says so.
     """
 
     def __init__(self, explainer=None):
         if explainer is None:
-            explainer = os.environ.get(MODEL_ENV) or None
+            explainer = default_model_source()
         self.source = None  # what Explainer.load can load again for the 4-bit copy; None when injected
-        if explainer is None or isinstance(explainer, (str, os.PathLike)):
-            self.source = str(explainer or DEFAULT_MODEL)
-            explainer = Explainer.load(explainer)
+        if explainer is None:
+            explainer = Explainer.load(None)  # the labelled random model of an untrained checkout
+        elif isinstance(explainer, (str, os.PathLike)):
+            self.source = str(explainer)
+            explainer = Explainer.load(self.source, trust_remote_code=True)
         elif isinstance(explainer, tuple):
             explainer = Explainer(*explainer)
         if not isinstance(explainer, Explainer):
@@ -144,7 +173,10 @@ class ServedModel:
         name = str(self.explainer.model.name_or_path)
         if Path(name).resolve() == Path(DEFAULT_MODEL).resolve():
             return f"the bundled demo model `{Path(DEFAULT_MODEL).relative_to(REPO_ROOT)}` (trained on EmoCue-Synth only)"
-        return f"`{name}`"
+        if not Path(name).exists() and "/snapshots/" in name:  # a Hub download: name it by its id
+            name = self.source or name
+        own_code = type(self.explainer.model).__module__.startswith("transformers_modules")
+        return f"`{name}`" + (" (with the model repository's own code)" if own_code else "")
 
     def get(self, load_in_4bit: bool = False) -> Explainer:
         """The full-precision Explainer, or the 4-bit one (loaded once, on the first request that asks)."""
@@ -154,7 +186,7 @@ class ServedModel:
             raise XEmoGPTError("4-bit loading is not available here: it needs bitsandbytes and a model folder or Hub id")
         with self._lock:
             if self._quantized is None:
-                self._quantized = Explainer.load(self.source, load_in_4bit=True)
+                self._quantized = Explainer.load(self.source, load_in_4bit=True, trust_remote_code=True)
         return self._quantized
 
 

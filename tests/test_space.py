@@ -201,7 +201,8 @@ def test_four_bit_copy_is_loaded_once_on_first_use(monkeypatch, explainer):
     served = serving.ServedModel("some/model")
     assert served.can_quantize and served.get() is explainer
     assert served.get(load_in_4bit=True) is served.get(load_in_4bit=True)
-    assert loads == [("some/model", {}), ("some/model", {"load_in_4bit": True})]
+    assert loads == [("some/model", {"trust_remote_code": True}),
+                     ("some/model", {"load_in_4bit": True, "trust_remote_code": True})]
 
 
 def test_the_stream_stops_at_the_request_deadline(explainer):
@@ -270,3 +271,22 @@ def test_space_readme_declares_the_gradio_sdk_and_app_file():
 
 def test_example_clips_stay_small():
     assert sum(p.stat().st_size for p in (SPACE_DIR / "examples").iterdir()) <= 300_000
+
+
+def test_the_model_is_the_env_the_bundled_one_in_a_checkout_else_the_front_matters_first_id(monkeypatch, tmp_path):
+    serving = load_space_module("serving")
+    monkeypatch.delenv("XEMOGPT_MODEL", raising=False)
+    assert serving.default_model_source() == str(serving.DEFAULT_MODEL)  # a checkout: the bundled demo model
+    monkeypatch.setattr(serving, "DEFAULT_MODEL", tmp_path / "not-trained")  # an assembled Space
+    assert serving.default_model_source() == serving.front_matter_models()[0] == "xemogpt/xemogpt-synth-tiny"
+    monkeypatch.setenv("XEMOGPT_MODEL", "org/other")
+    assert serving.default_model_source() == "org/other"
+
+
+def test_a_model_that_does_not_load_gives_a_page_that_says_so_not_another_model(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = load_space_module("app")
+    demo = app.build_app("xemogpt/not-published-yet")
+    assert demo.xemogpt_model is None
+    banner = next(block.value for block in demo.blocks.values() if getattr(block, "elem_id", None) == "model-banner")
+    assert "cannot explain clips right now: its model did not load" in banner and "not-published-yet" in banner
