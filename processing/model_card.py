@@ -17,47 +17,125 @@ DEFAULT_LIMITATIONS = (
 )
 
 
+# Pretty names of the datasets our model-index entries can name (Hub id -> name shown on the model page).
+DATASET_NAMES = {"xemogpt/emocue-synth": "EmoCue-Synth"}
+CATEGORIES = ("visual", "auditory", "emotional")
+
+
+def load_evaluation(path, system: str | None = None) -> dict:
+    """{split or None: {"visual" | "auditory" | "emotional": {precision, recall, f1, n}, "emotion": {accuracy, n}}}
+    from an evaluation JSON this project writes:
+
+    * `xemogpt evaluate --json` / `--out DIR` (`emocue360.json`): one set of scores (split None);
+    * `examples/scripts/evaluate_demo_model.py`'s `evaluation.json` (`systems` -> name -> split -> scores): the
+      scores of `system` (the exported model's name), per split.
+
+    Raises XEmoGPTError for a file that holds neither (instead of writing an empty results table)."""
+    from .errors import XEmoGPTError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise XEmoGPTError(f"--evaluation {path}: cannot read it as JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("systems"), dict):
+        systems = data["systems"]
+        if system not in systems:
+            raise XEmoGPTError(f"--evaluation {path}: no system {system!r} in it (systems: {', '.join(systems)}); "
+                               "name the one to report with --evaluation-system")
+        out = {}
+        for split, scores in systems[system].items():
+            if isinstance(scores, dict) and isinstance(scores.get("emocue360"), dict):
+                out[split] = {**{c: scores["emocue360"][c] for c in CATEGORIES if c in scores["emocue360"]},
+                              **({"emotion": {"accuracy": scores["emotion_accuracy"], "n": scores.get("n")}}
+                                 if "emotion_accuracy" in scores else {})}
+        if out:
+            return out
+    elif isinstance(data, dict) and any(isinstance(data.get(c), dict) and "f1" in data[c] for c in CATEGORIES):
+        return {None: data}
+    raise XEmoGPTError(f"--evaluation {path}: no EmoCue-360 scores in it (expected the JSON of `xemogpt evaluate "
+                       "--json` or evaluate_demo_model.py's evaluation.json)")
+
+
 def _results_table(evaluation: dict) -> str:
-    rows = ["| category | precision | recall | F1 | n |", "|---|---|---|---|---|"]
-    for category in ("visual", "auditory", "emotional"):
-        score = evaluation.get(category)
-        if score:
-            rows.append(f"| {category} | {score['precision']:.3f} | {score['recall']:.3f} | {score['f1']:.3f} | {score['n']} |")
-    if "emotion" in evaluation:
-        rows.append(f"| emotion accuracy | | | {evaluation['emotion']['accuracy']:.3f} | {evaluation['emotion']['n']} |")
+    rows = ["| split | category | precision | recall | F1 | n |", "|---|---|---|---|---|---|"]
+    for split, scores in evaluation.items():
+        for category in CATEGORIES:
+            score = scores.get(category)
+            if score:
+                rows.append(f"| {split or ''} | {category} | {score['precision']:.3f} | {score['recall']:.3f} | "
+                            f"{score['f1']:.3f} | {score['n']} |")
+        if "emotion" in scores:
+            rows.append(f"| {split or ''} | emotion accuracy | | | {scores['emotion']['accuracy']:.3f} | "
+                        f"{scores['emotion'].get('n') or ''} |")
     return "\n".join(rows)
 
 
+def config_base_models(config) -> list[str]:
+    """The Hub ids the model was built from, as its sub-configs name them (`_name_or_path` of the vision, audio and
+    text parts when that is a Hub id, not a local folder): the card's `base_model`."""
+    import re
+
+    ids = []
+    for part in ("text_config", "vision_config", "audio_config"):
+        name = str(getattr(getattr(config, part, None), "_name_or_path", "") or "")
+        if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not Path(name).exists() and name not in ids:
+            ids.append(name)
+    return ids
+
+
+def source_card_data(folder) -> dict:
+    """`datasets`, `base_model` and `license` of the model card (README.md) in `folder`, where it has them."""
+    from huggingface_hub import ModelCard
+
+    readme = Path(folder) / "README.md"
+    if not readme.is_file():
+        return {}
+    data = ModelCard.load(readme).data.to_dict()
+    base = data.get("base_model")
+    return {"datasets": data.get("datasets"), "base_model": [base] if isinstance(base, str) else base,
+            "license": data.get("license")}
+
+
+def eval_results(evaluation: dict, dataset: str):
+    """The model-index entries (huggingface_hub `EvalResult`) of `evaluation` (see `load_evaluation`) on `dataset`
+    (a Hub id): EmoCue-360 F1 per category and the emotion accuracy, per split."""
+    from huggingface_hub import EvalResult
+
+    name = DATASET_NAMES.get(dataset, dataset)
+    results = []
+    for split, scores in evaluation.items():
+        common = dict(task_type="video-text-to-text", dataset_type=dataset, dataset_name=name, dataset_split=split)
+        for category in CATEGORIES:
+            if category in scores:
+                results.append(EvalResult(**common, metric_type="f1", metric_name=f"EmoCue-360 {category} F1",
+                                          metric_value=round(scores[category]["f1"], 4)))
+        if "emotion" in scores:
+            results.append(EvalResult(**common, metric_type="accuracy", metric_name="emotion accuracy",
+                                      metric_value=round(scores["emotion"]["accuracy"], 4)))
+    return results
+
+
 def make_model_card(model, *, repo_id: str, description: str = "", evaluation: dict | None = None,
-                    dataset_name: str = "EmoCue", datasets=None, license: str = "apache-2.0",
+                    eval_dataset: str | None = None, datasets=None, license: str = "apache-2.0",
                     base_models=None, limitations: str = DEFAULT_LIMITATIONS, model_name: str | None = None):
-    """A `huggingface_hub.ModelCard` for `model` (an XEmoGPTForConditionalGeneration), with a `model-index`
-    built from an EmoCue-360 evaluation JSON (`xemogpt evaluate --json` output) when given."""
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+    """A `huggingface_hub.ModelCard` for `model` (an XEmoGPTForConditionalGeneration). `evaluation`: scores as
+    `load_evaluation` returns them, reported in the `model-index` on `eval_dataset` (a Hub id; default: the first of
+    `datasets`)."""
+    from huggingface_hub import ModelCard, ModelCardData
 
     config = model.config
-    eval_results = []
-    for category in ("visual", "auditory", "emotional"):
-        if evaluation and category in evaluation:
-            eval_results.append(EvalResult(
-                task_type="video-text-to-text", dataset_type=dataset_name, dataset_name=dataset_name,
-                metric_type="f1", metric_name=f"EmoCue-360 {category} F1", metric_value=round(evaluation[category]["f1"], 4),
-            ))
-    if evaluation and "emotion" in evaluation:
-        eval_results.append(EvalResult(
-            task_type="video-text-to-text", dataset_type=dataset_name, dataset_name=dataset_name,
-            metric_type="accuracy", metric_name="emotion accuracy", metric_value=round(evaluation["emotion"]["accuracy"], 4),
-        ))
+    datasets = list(datasets) if datasets else []
+    eval_dataset = eval_dataset or (datasets[0] if datasets else "EmoCue")
     name = model_name or repo_id.split("/")[-1]
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag=PIPELINE_TASK,
         license=license,
         base_model=list(base_models) if base_models else None,
-        datasets=list(datasets) if datasets else None,
+        datasets=datasets or None,
         tags=["xemogpt", "emotion-recognition", "explainable-ai", "multimodal", "video", "audio", "custom_code"],
         model_name=name,
-        eval_results=eval_results or None,
+        eval_results=eval_results(evaluation, eval_dataset) if evaluation else None,
     )
     parameters = {part: f"{count:,}" for part, count in model.parameter_breakdown().items()}
     return ModelCard.from_template(
@@ -74,12 +152,10 @@ def make_model_card(model, *, repo_id: str, description: str = "", evaluation: d
         aecb_layers=config.aecb_num_layers,
         parameters=parameters,
         results_table=_results_table(evaluation) if evaluation else "",
+        eval_dataset=DATASET_NAMES.get(eval_dataset, eval_dataset),
         pip_install=PIP_INSTALL,
         pipeline_tag=PIPELINE_TASK,
         sampling_rate=config.audio_sampling_rate,
         limitations=limitations,
     )
 
-
-def load_evaluation(path) -> dict:
-    return json.loads(Path(path).read_text())

@@ -45,6 +45,24 @@ CORPUS_REUSED = (" The corpus was reused from an earlier run with the same seed 
                  "same clips); writing it takes about 150 s more on this CPU (151 s in the 2026-12-04 build).")
 
 
+def card_metadata(model_dir: Path):
+    """The card's front matter (`huggingface_hub.ModelCardData`): library, pipeline tag, licence, the dataset, tags
+    and a model-index from `model_dir`'s evaluation.json (evaluate_demo_model.py writes it) when there is one."""
+    from huggingface_hub import ModelCardData
+
+    from modeling_xemogpt.configuration_xemogpt import PIPELINE_TASK
+    from processing.model_card import eval_results, load_evaluation
+    from processing.synth.corpus import HUB_ID
+
+    evaluation = model_dir / "evaluation.json"
+    return ModelCardData(
+        library_name="transformers", pipeline_tag=PIPELINE_TASK, license="apache-2.0", datasets=[HUB_ID],
+        tags=["xemogpt", "emocue-synth", "toy-model", "emotion-recognition", "video", "audio", "custom_code"],
+        model_name="xemogpt-synth-tiny",
+        eval_results=(eval_results(load_evaluation(evaluation, "xemogpt-synth-tiny"), HUB_ID)
+                      if evaluation.is_file() else None))
+
+
 def model_card(settings, timings, log_info, model_dir=None) -> str:
     """The model folder's README.md; its results section is `model_dir`'s RESULTS.md (evaluate_demo_model.py writes
     it) when there is one."""
@@ -52,8 +70,7 @@ def model_card(settings, timings, log_info, model_dir=None) -> str:
     table = results.read_text() if results.exists() else "(run examples/scripts/evaluate_demo_model.py)\n"
     stage_times = {k: round(v) for k, v in timings.items() if k not in ("total", "parameters")}
     return f"""---
-license: apache-2.0
-tags: [xemogpt, emocue-synth, toy-model]
+{card_metadata(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny")).to_yaml()}
 ---
 # xemogpt-synth-tiny
 

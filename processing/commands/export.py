@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="write a Hub-ready model folder (and optionally push it)")
     parser.add_argument("model", help="an XEmoGPT folder (or Hub id)")
     parser.add_argument("out", help="output folder")
-    parser.add_argument("--repo-id", help="the Hub repo id named in the card (default: the folder name)")
+    parser.add_argument("--repo-id", help="the Hub repo id named in the card (default: the --push-to-hub repo, else "
+                                          "the model folder's name)")
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the folder to this Hub repo")
     parser.add_argument("--private", action="store_true")
-    parser.add_argument("--evaluation", help="EmoCue-360 JSON (`xemogpt evaluate --json`) for the card's model-index")
+    parser.add_argument("--evaluation", help="EmoCue-360 JSON for the card's model-index: `xemogpt evaluate --json` "
+                                             "output or evaluate_demo_model.py's evaluation.json (default: the "
+                                             "model folder's evaluation.json, when it has one)")
+    parser.add_argument("--evaluation-system", help="the system of an evaluation.json to report (default: the model "
+                                                    "folder's name)")
+    parser.add_argument("--eval-dataset", help="Hub id of the dataset the evaluation ran on (default: the first "
+                                               "--dataset)")
     parser.add_argument("--description", default="", help="a paragraph for the card")
-    parser.add_argument("--dataset", action="append", default=None, help="training dataset id (repeatable)")
-    parser.add_argument("--base-model", action="append", default=None, help="base model id (repeatable)")
-    parser.add_argument("--license", default="apache-2.0")
+    parser.add_argument("--dataset", action="append", default=None,
+                        help="training dataset id (repeatable; default: those of the model folder's card)")
+    parser.add_argument("--base-model", action="append", default=None,
+                        help="base model id (repeatable; default: that of the model folder's card)")
+    parser.add_argument("--license", default=None, help="default: the model folder's card's, else apache-2.0")
     parser.add_argument("--max-shard-size", default="2GB")
     parser.set_defaults(func=run)
 
@@ -26,17 +37,23 @@ def run(args) -> int:
     from modeling_xemogpt.hub import save_pretrained_with_code
 
     from ..errors import XEmoGPTError
-    from ..model_card import load_evaluation, make_model_card
+    from ..model_card import config_base_models, load_evaluation, make_model_card, source_card_data
 
     try:
         model = AutoModel.from_pretrained(args.model)
         processor = AutoProcessor.from_pretrained(args.model)
     except OSError as exc:
         raise XEmoGPTError(f"cannot load model {args.model}: {str(exc).splitlines()[0]}") from exc
-    repo_id = args.push_to_hub or args.repo_id or args.out.rstrip("/").split("/")[-1]
-    evaluation = load_evaluation(args.evaluation) if args.evaluation else None
+    source = Path(args.model)
+    name = source.name if source.exists() else args.model.rstrip("/").split("/")[-1]
+    repo_id = args.push_to_hub or args.repo_id or name
+    known = source_card_data(source)
+    evaluation_file = args.evaluation or (source / "evaluation.json" if (source / "evaluation.json").is_file() else None)
+    evaluation = load_evaluation(evaluation_file, args.evaluation_system or name) if evaluation_file else None
     card = make_model_card(model, repo_id=repo_id, description=args.description, evaluation=evaluation,
-                           datasets=args.dataset, base_models=args.base_model, license=args.license)
+                           eval_dataset=args.eval_dataset, datasets=args.dataset or known.get("datasets"),
+                           base_models=args.base_model or known.get("base_model") or config_base_models(model.config),
+                           license=args.license or known.get("license") or "apache-2.0", model_name=name)
     folder = save_pretrained_with_code(model, processor, args.out, max_shard_size=args.max_shard_size,
                                        extra_files={"README.md": str(card)})
     print(f"wrote {folder}")
