@@ -157,8 +157,8 @@ def test_base_model_defaults_to_the_hub_ids_the_parts_were_built_from(saved):
 
     from processing.model_card import config_base_models
 
-    config = AutoConfig.from_pretrained(saved)
+    config = AutoConfig.from_pretrained(saved[2])
     assert config_base_models(config) == []  # built from scratch: no base model
     config.text_config._name_or_path, config.vision_config._name_or_path = "Qwen/Qwen3-4B", "openai/clip-vit-large-patch14"
-    config.audio_config._name_or_path = str(saved)  # a local folder is not a Hub id
+    config.audio_config._name_or_path = str(saved[2])  # a local folder is not a Hub id
     assert config_base_models(config) == ["Qwen/Qwen3-4B", "openai/clip-vit-large-patch14"]
