@@ -30,6 +30,24 @@ RANDOM_MODEL_NOTE = (
 )
 
 
+# The longest subtitle that reaches the prompt, in tokens: ~380 English words, minutes of speech for clips the model
+# hears 12 s of. Longer ones are cut (with a note), so that prompt length, memory and time stay bounded.
+MAX_SUBTITLE_TOKENS = 512
+
+
+def bounded_subtitle(subtitle: str, tokenizer, max_tokens: int = MAX_SUBTITLE_TOKENS) -> tuple[str, str | None]:
+    """(`subtitle` cut to its first `max_tokens` tokens, a note saying so or None)."""
+    subtitle = subtitle or ""
+    if len(subtitle) <= max_tokens:  # a token holds at least one character
+        return subtitle, None
+    ids = tokenizer(subtitle[: max_tokens * 32], add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return subtitle, None
+    kept = tokenizer.decode(ids[:max_tokens])
+    return kept, (f"subtitle cut to its first {max_tokens} tokens ({len(kept):,} of {len(subtitle):,} characters): "
+                  "the model reads a bounded prompt")
+
+
 @dataclass
 class Explanation:
     """What the model wrote about one clip, with the cues parsed from it and where the time went."""
@@ -177,6 +195,9 @@ class Explainer:
         decoded = time.perf_counter() - start
         if not (subtitle or "").strip():
             clip.notes.append("no subtitle given: explaining from the media only")
+        subtitle, note = bounded_subtitle(subtitle, self.processor.tokenizer)
+        if note:
+            clip.notes.append(note)
         inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=subtitle or "", timestamps=clip.timestamps)
         return inputs.to(self.model.device), clip, decoded
 

@@ -113,6 +113,10 @@ def merge_predictions(out_path, order: list[str] | None = None) -> set[str]:
     for source in sources:
         for row in read_predictions(source):
             rows.setdefault(str(row["id"]), row)
+    if not rows and not out_path.exists():  # nothing predicted anywhere: no empty file
+        for source in sources[1:]:
+            source.unlink()
+        return set()
     rank = {key: index for index, key in enumerate(order or [])}
     ordered = sorted(rows.values(), key=lambda r: rank.get(str(r["id"]), len(rank)))
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -159,8 +163,11 @@ def decode_row(row: dict, processor) -> dict:
     clip = load_clip(video or audio, audio if video else None, num_frames=processor.num_frames,
                      sampling_rate=processor.sampling_rate, max_audio_seconds=processor.max_audio_seconds,
                      allow_audio_only=True)
-    return {"frames": clip.frames, "timestamps": clip.timestamps, "audio": clip.audio,
-            "subtitle": row.get("subtitle") or ""}
+    from .explain import bounded_subtitle
+
+    subtitle, note = bounded_subtitle(row.get("subtitle") or "", processor.tokenizer)
+    return {"frames": clip.frames, "timestamps": clip.timestamps, "audio": clip.audio, "subtitle": subtitle,
+            "note": note}
 
 
 def prompt_length(clip: dict, processor) -> int:
@@ -277,6 +284,7 @@ def predict_rows(model, processor, rows: list[dict], out_path, *, batch_size: in
     failed, written = [], 0
     bar = tqdm(total=len(mine), desc="predict", unit="clip", disable=not (progress and procs.is_main), file=sys.stderr)
     window_size = batch_size * max(1, window_batches)
+    fresh = not target.exists()
     with ThreadPoolExecutor(max_workers=max(1, num_workers)) as pool, open(target, "a", encoding="utf-8") as handle:
         windows = _windows(mine, window_size)
         submit = lambda window: [(row, pool.submit(_decoded, row, processor)) for row in window]  # noqa: E731
@@ -291,6 +299,8 @@ def predict_rows(model, processor, rows: list[dict], out_path, *, batch_size: in
                     log(f"skipped {row['id']}: {reason}")
                     bar.update(1)
                 else:
+                    if clip.pop("note", None):
+                        log(f"{row['id']}: subtitle cut to {len(clip['subtitle']):,} characters (a bounded prompt)")
                     ready.append((str(row["id"]), clip))
             ready.sort(key=lambda item: -prompt_length(item[1], processor))
             for batch in _windows(ready, batch_size):
@@ -302,6 +312,8 @@ def predict_rows(model, processor, rows: list[dict], out_path, *, batch_size: in
                 written += len(batch)
                 bar.update(len(batch))
     bar.close()
+    if fresh and target.stat().st_size == 0:  # every row skipped: leave no empty file behind
+        target.unlink()
 
     procs.wait()
     already = len(done & set(ids))

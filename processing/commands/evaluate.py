@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 import warnings
 
@@ -77,6 +78,8 @@ def run(args) -> int:
 
     if args.batch_size < 1:
         raise XEmoGPTError("--batch-size must be at least 1")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise XEmoGPTError(f"--out {args.out} is a file: give a folder for the report files")
     references = load_cue_file(args.ref_cues) if args.ref_cues else args.references
     predictions = load_cue_file(args.pred_cues) if args.pred_cues else args.predictions
     with warnings.catch_warnings():  # the notes are printed below, once

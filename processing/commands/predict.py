@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from ..errors import XEmoGPTError
 
 DESCRIPTION = """Generate an explanation for every row of an EmoCue split and write them as JSONL
 (id, explanation, emotion, cues). Rerunning the same command resumes: ids already in --out are skipped.
-Rows whose media do not decode are reported and skipped. For several processes / GPUs:
+Rows whose media do not decode are reported and skipped (exit code 1: the others are written; 0: every row
+is; 2: nothing was done, e.g. a bad flag or dataset). For several processes / GPUs:
   accelerate launch -m processing.cli predict MODEL DATASET --out P.jsonl"""
 
 
@@ -55,6 +59,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..predict import predict
 
+    if Path(args.out).is_dir():
+        raise XEmoGPTError(f"--out {args.out} is a folder: give the predictions file (e.g. {Path(args.out) / 'predictions.jsonl'})")
+
     generation = {"do_sample": args.do_sample}
     for key in ("max_new_tokens", "num_beams", "temperature", "top_p"):
         if getattr(args, key) is not None:
@@ -71,4 +78,4 @@ def run(args) -> int:
     failed = f", {len(report.failed)} skipped (media did not decode)" if report.failed else ""
     print(f"xemogpt predict: wrote {report.written} predictions to {report.out_path} "
           f"({report.already_done} were already there{failed}; {report.seconds:.1f} s)", file=sys.stderr)
-    return 0
+    return 1 if report.failed else 0  # some rows skipped: the others are written, the run says it is incomplete

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -16,9 +17,9 @@ def _fractions(text: str) -> dict[str, float]:
         try:
             fractions[name.strip()] = float(value) if value else 1.0
         except ValueError:
-            raise XEmoGPTError(f"--splits: {part!r} is not NAME=FRACTION (e.g. train=0.8,test=0.2)") from None
+            raise argparse.ArgumentTypeError(f"{part!r} is not NAME=FRACTION (e.g. train=0.8,test=0.2)") from None
     if not fractions:
-        raise XEmoGPTError("--splits is empty: give e.g. train=0.8,test=0.2")
+        raise argparse.ArgumentTypeError("empty: give e.g. train=0.8,test=0.2")
     return fractions
 
 

@@ -26,13 +26,14 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from ..errors import DatasetError
+from ..errors import DatasetError, reading_text
 from .card import DATA_DIR, split_data_files
 from .schema import (
     FEATURES,
     KNOWN_SPLITS,
     MEDIA_COLUMNS,
     OPTIONAL_COLUMNS,
+    escapes_roots,
     normalize_record,
     resolve_media_path,
     sort_splits,
@@ -102,6 +103,11 @@ def _coerce_row(row: dict) -> dict:
 def _read_rows(builder: str, path: Path) -> Iterator[dict]:
     """Rows of one metadata file as plain Python values, without casting (so that a malformed row is seen as
     it is written, not as an Arrow error)."""
+    with reading_text(path):
+        yield from _read_rows_of(builder, path)
+
+
+def _read_rows_of(builder: str, path: Path) -> Iterator[dict]:
     if builder == "parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
             yield from batch.to_pylist()
@@ -173,6 +179,9 @@ def _prepared(roots: list[Path] | None, split: str | None):
         if roots:
             for column in MEDIA_COLUMNS:
                 if record[column]:
+                    if escapes_roots(record[column], roots):
+                        raise DatasetError(f"row {record['id']}: {column} path {record[column]!r} leads outside "
+                                           f"{roots[0]} (use a path inside it, an absolute path, or --media-root)")
                     record[column] = str(resolve_media_path(record[column], roots))
         return record
 

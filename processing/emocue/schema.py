@@ -135,6 +135,17 @@ def resolve_media_path(path: str, roots: str | os.PathLike | Sequence[str | os.P
     return (Path(roots[0]) / candidate).absolute()
 
 
+def escapes_roots(path: str, roots: str | os.PathLike | Sequence[str | os.PathLike] | None) -> bool:
+    """Whether a relative media reference leads outside every root (`../../etc/passwd`). Absolute paths are the
+    user's explicit choice and are not confined; relative ones stay inside the dataset folder / media root."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or roots is None:
+        return False
+    roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+    return bool(roots) and not any(
+        os.path.realpath(Path(root) / candidate).startswith(os.path.realpath(root) + os.sep) for root in roots)
+
+
 def check_media_file(path: str | os.PathLike, kind: str) -> str | None:
     """Why the media file at `path` cannot be used as `kind` ("video" or "audio"), or None when it can.
 
@@ -193,10 +204,15 @@ def validate_record(
         reasons.append(f"split is missing or not a valid split name: {split!r}")
     elif splits is not None and split not in splits:
         reasons.append(f"unknown split {split!r} (expected one of {sorted(splits)})")
+    for column in MEDIA_COLUMNS:
+        value = row.get(column)
+        if _is_text(value) and root is not None and escapes_roots(value, root):
+            reasons.append(f"{column} path {value!r} leads outside the dataset folder (use a path inside it, an "
+                           "absolute path, or --media-root)")
     if check_media:
         for column in MEDIA_COLUMNS:
             value = row.get(column)
-            if _is_text(value):
+            if _is_text(value) and not (root is not None and escapes_roots(value, root)):
                 problem = check_media_file(resolve_media_path(value, root), column)
                 if problem:
                     reasons.append(problem)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .load import find_local_source, iter_raw_rows, load_emocue
-from .schema import KNOWN_SPLITS, MEDIA_COLUMNS, check_media_file, normalize_record, resolve_media_path, validate_record
+from .schema import (KNOWN_SPLITS, MEDIA_COLUMNS, check_media_file, escapes_roots, normalize_record, resolve_media_path,
+                     validate_record)
 
 
 @dataclass
@@ -91,6 +92,7 @@ def validate_dataset(
     first_seen: dict[str, str | None] = {}
     media_checked: dict[tuple[str, Path], str | None] = {}
     position = Counter()
+    without_cues = 0
     for file_split, row in rows:
         index = position[file_split]
         position[file_split] += 1
@@ -105,8 +107,11 @@ def validate_dataset(
         def problem(reason: str) -> None:
             report.problems.append(Problem(split_name, row_id, reason))
 
-        for reason in validate_record(record, splits=KNOWN_SPLITS):
+        for reason in validate_record(record, root=roots, splits=KNOWN_SPLITS):
             problem(reason)
+        cues = record.get("cues")
+        if not (isinstance(cues, dict) and any(cues.get(c) for c in ("visual", "auditory", "emotional"))):
+            without_cues += 1
         if file_split is not None and record["split"] != file_split and isinstance(record["split"], str):
             problem(f"split {record['split']!r} does not match its data file's split {file_split!r}")
         if not row_id.startswith("#"):
@@ -117,12 +122,15 @@ def validate_dataset(
         if check_media:
             for column in MEDIA_COLUMNS:
                 value = record[column]
-                if isinstance(value, str) and value.strip():
+                if isinstance(value, str) and value.strip() and not escapes_roots(value, roots):
                     key = (column, resolve_media_path(value, roots))
                     if key not in media_checked:
                         media_checked[key] = check_media_file(key[1], column)
                     if media_checked[key]:
                         problem(media_checked[key])
+    if without_cues:
+        report.notes.append(f"{without_cues} of {report.rows} rows have no cues: training can use them, but EmoCue-360 "
+                            "has nothing to score them against (xemogpt evaluate --extractor can extract cues)")
     if report.rows == 0:
         report.problems.append(Problem(split, "-", "the dataset has no rows" + (f" in split {split!r}" if split else "")))
     return report

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from ..errors import DatasetError
+from ..errors import DatasetError, reading_text
 
 CATEGORIES = ("visual", "auditory", "emotional")
 
@@ -114,7 +114,7 @@ def load_cue_file(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"cue file not found: {path}")
-    with open(path, encoding="utf-8") as handle:
+    with reading_text(path), open(path, encoding="utf-8") as handle:
         text = handle.read()
     if path.endswith(".jsonl"):
         data = {}

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 
-from ..errors import DatasetError
+from ..errors import DatasetError, reading_text
 from .cues import CATEGORIES, validate_cue_set
 from .emotions import emotion_scores, normalize_emotion
 from .extractors import get_extractor
@@ -30,7 +30,7 @@ from .scorer import EmoCue360, EmoCue360Result, align_ids
 
 def _read_jsonl(path: str) -> list[dict]:
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    with reading_text(path), open(path, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -59,7 +59,7 @@ def _read_parquet(paths: Sequence[str]) -> list[dict]:
 
 
 def _read_csv(path: str) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with reading_text(path), open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         if "id" not in row and "name" in row:
@@ -70,7 +70,7 @@ def _read_csv(path: str) -> list[dict]:
 
 
 def _read_json(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
+    with reading_text(path), open(path, encoding="utf-8") as handle:
         try:
             data = json.load(handle)
         except json.JSONDecodeError as exc:
@@ -126,8 +126,14 @@ def _label(row: dict) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def collect(rows: list[dict], source: str) -> tuple[dict, dict, dict]:
-    """(id → given cue set or None, id → explanation, id → emotion label) with checks on ids and types."""
+# Longest explanation scored, in characters (a generated explanation is a paragraph; 20 000 is ~3 000 words). A longer
+# one is cut there, with a note, so that time and memory stay bounded.
+MAX_EXPLANATION_CHARS = 20_000
+
+
+def collect(rows: list[dict], source: str, notes: list[str] | None = None) -> tuple[dict, dict, dict]:
+    """(id → given cue set or None, id → explanation, id → emotion label) with checks on ids and types. Explanations
+    longer than MAX_EXPLANATION_CHARS are cut, each with a line in `notes`."""
     given, texts, labels = {}, {}, {}
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -146,6 +152,11 @@ def collect(rows: list[dict], source: str) -> tuple[dict, dict, dict]:
             raise DatasetError(f"{source}: id {key!r}: 'explanation' must be a string, got {type(explanation).__name__}")
         if cues is None and not explanation.strip():
             raise DatasetError(f"{source}: id {key!r} has neither 'cues' nor an 'explanation'")
+        if len(explanation) > MAX_EXPLANATION_CHARS:
+            if notes is not None:
+                notes.append(f"{source}: id {key!r}: explanation of {len(explanation):,} characters cut to its first "
+                             f"{MAX_EXPLANATION_CHARS:,}")
+            explanation = explanation[:MAX_EXPLANATION_CHARS]
         has_cues = cues is not None and any(cues.get(c) for c in CATEGORIES)
         # given cues win; empty cues next to an explanation mean "not annotated": extract them
         given[key] = cues if has_cues or not explanation.strip() else None
@@ -174,9 +185,11 @@ def evaluate(references, predictions, *, extractor="rule", extractor_options: Ma
     """
     ref_name = os.fspath(references) if isinstance(references, (str, os.PathLike)) else "references"
     pred_name = os.fspath(predictions) if isinstance(predictions, (str, os.PathLike)) else "predictions"
-    ref_given, ref_texts, ref_labels = collect(read_records(references), ref_name)
-    pred_given, pred_texts, pred_labels = collect(read_records(predictions), pred_name)
+    cut: list[str] = []
+    ref_given, ref_texts, ref_labels = collect(read_records(references), ref_name, cut)
+    pred_given, pred_texts, pred_labels = collect(read_records(predictions), pred_name, cut)
     ids, notes = align_ids(list(ref_texts), list(pred_texts), strict=strict)
+    notes = cut + notes
     if reextract_predictions:
         pred_given = {k: None if pred_texts[k].strip() else cues for k, cues in pred_given.items()}
 

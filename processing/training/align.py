@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import XEmoGPTError
-from .optim import end_training, split_param_group
+from .optim import end_training, resume_checkpoint, split_param_group
 
 STAGES = ("video", "audio")
 CAPTION_COLUMN = {"video": "video_caption", "audio": "audio_caption"}
@@ -449,23 +449,6 @@ def make_trainer(model, training_args, train_data, collator, position_embedding_
             super().log(logs, *args, **kwargs)
 
     return AlignmentTrainer(model=model, args=training_args, train_dataset=train_data, data_collator=collator)
-
-
-def resume_checkpoint(training_args) -> str | None:
-    """`--resume_from_checkpoint true|last` -> the output folder's last checkpoint; a path as given; else None."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    value = training_args.resume_from_checkpoint
-    if value in (None, "", "false", "False"):
-        return None
-    if str(value).lower() in ("true", "last"):
-        last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
-        if last is None:
-            raise XEmoGPTError(f"--resume_from_checkpoint: no checkpoint in {training_args.output_dir}")
-        return last
-    if not Path(value).is_dir():
-        raise XEmoGPTError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
-    return value
 
 
 def save_outputs(model, output_dir, results: dict, settings: dict, base: Path | None = None) -> None:

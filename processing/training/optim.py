@@ -1,11 +1,14 @@
-"""What the XEmoGPT trainers share: optimizer parameter groups (a learning rate of their own for some parameters)
-and a clean end of a multi-process run."""
+"""What the XEmoGPT trainers share: optimizer parameter groups (a learning rate of their own for some parameters),
+`--resume_from_checkpoint true|last|PATH`, and a clean end of a multi-process run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
+
+from ..errors import XEmoGPTError
 
 # The bridge layers of XEmoGPTForConditionalGeneration.model (transformer layers, norms, position tables), not the
 # projections into the language model.
@@ -58,3 +61,20 @@ def end_training(trainer) -> None:
     so `accelerate launch` reports a failed run. A no-op in a single process."""
     trainer.accelerator.wait_for_everyone()
     trainer.accelerator.end_training()
+
+
+def resume_checkpoint(training_args) -> str | None:
+    """`--resume_from_checkpoint true|last` -> the output folder's last checkpoint; a path as given; else None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    value = training_args.resume_from_checkpoint
+    if value in (None, "", "false", "False"):
+        return None
+    if str(value).lower() in ("true", "last"):
+        last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+        if last is None:
+            raise XEmoGPTError(f"--resume_from_checkpoint: no checkpoint in {training_args.output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise XEmoGPTError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
+    return value

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DatasetError, XEmoGPTError
 from .collators import MODALITIES, XEmoGPTSFTCollator
-from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, end_training
+from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, end_training, resume_checkpoint
 
 # Parameter groups of XEmoGPTForConditionalGeneration.model, by the modality they serve.
 MODALITY_MODULES = {"video": ("video_bridge", "video_projector"), "audio": ("audio_bridge", "audio_projector")}
@@ -459,9 +459,11 @@ def parse_args(argv: Sequence[str] | None, config_class, prog: str | None = None
     if not torch.cuda.is_available():  # CPU-only machine: train on CPU in fp32 unless the recipe or a flag says else
         parser.set_defaults(use_cpu=True, bf16=False)
     try:
-        return parser.parse_args_and_config(None if argv is None else list(argv))
+        parsed = parser.parse_args_and_config(None if argv is None else list(argv))
     except (ValueError, yaml.YAMLError) as exc:
         raise XEmoGPTError(f"bad recipe or flag: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+    parsed[1].resume_from_checkpoint = resume_checkpoint(parsed[1])  # true / last / a path, checked before any work
+    return parsed
 
 
 def prepare_training(script_args, training_args, model_args, xargs: XEmoGPTArguments) -> TrainingSetup:
