@@ -12,12 +12,38 @@ import tempfile
 from pathlib import Path
 
 
-def staging_dir(out_dir, suffix: str = "") -> Path:
-    """A hidden temporary folder beside `out_dir`, to be renamed to it when complete. `tempfile.mkdtemp` makes it
-    mode 0700; it gets the mode a plain `mkdir` would (0777 less the umask), so the published folder is readable as
-    any other the user creates."""
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_staging(out_dir, suffix: str = "") -> list[Path]:
+    """Remove the staging folders `staging_dir(out_dir, suffix)` left behind by processes that no longer run (a
+    SIGKILL, a power cut). Returns what was removed."""
     out_dir = Path(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=suffix, dir=out_dir.parent))
+    removed = []
+    for folder in out_dir.parent.glob(f".{out_dir.name}.*{suffix}"):
+        pid = folder.name[len(out_dir.name) + 2:].split(".", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def staging_dir(out_dir, suffix: str = "") -> Path:
+    """A hidden temporary folder beside `out_dir` (`.<name>.<pid>.<random><suffix>`), to be renamed to it when
+    complete; those of processes that died first are removed. `tempfile.mkdtemp` makes it mode 0700; it gets the
+    mode a plain `mkdir` would (0777 less the umask), so the published folder is readable as any other the user
+    creates."""
+    out_dir = Path(out_dir)
+    if out_dir.parent.is_dir():
+        remove_stale_staging(out_dir, suffix)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}.", suffix=suffix, dir=out_dir.parent))
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from .errors import XEmoGPTError
 
@@ -44,20 +46,42 @@ def quiet_model_loading() -> None:
     hf_logging.disable_progress_bar()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: `finally` blocks run (staging folders removed, workers ended), exit 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     if args.command in MODEL_COMMANDS and not os.environ.get("XEMOGPT_DEBUG"):
         quiet_model_loading()
     try:
         code = args.func(args)
-    except KeyboardInterrupt:
-        print(f"xemogpt {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except (XEmoGPTError, FileNotFoundError) as exc:
+    except KeyboardInterrupt as exc:
+        print(f"xemogpt {args.command}: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}; nothing "
+              "half-written is left (predict and train resume where they stopped)", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except (XEmoGPTError, OSError) as exc:  # OSError: a path the user gave (missing, a folder, read-only, full disk)
         if os.environ.get("XEMOGPT_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+            message = f"{exc.filename}: {exc.strerror}"
+        else:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         print(f"xemogpt {args.command}: error: {message}", file=sys.stderr)
         return 2
     return int(code or 0)

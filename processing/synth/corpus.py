@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -200,6 +202,32 @@ def _prepare_destination(out_dir: Path, overwrite: bool) -> None:
         raise XEmoGPTError(f"{out_dir} already exists and is not empty: pass --overwrite or choose a new folder")
 
 
+def _worker_setup() -> None:
+    """In each worker: Ctrl-C is the parent's to handle (no traceback per worker), and the worker ends when the
+    parent dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG), instead of living on as an orphan."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (the `xemogpt` command's)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+
+@contextmanager
+def interruptible_pool(num_workers: int, context):
+    """A process pool whose pending jobs are cancelled when the `with` block is left by an exception (Ctrl-C,
+    SIGTERM): the running ones finish, the workers exit, nothing is orphaned."""
+    pool = ProcessPoolExecutor(max_workers=num_workers, mp_context=context, initializer=_worker_setup)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def generate_corpus(out_dir, num_samples: int, *, seed: int = 0, split_fractions: dict[str, float] | None = None,
                     size: int = FRAME_SIZE, fps: int = FPS, num_workers: int = 2, overwrite: bool = False,
                     progress=None, hub_layout: bool = True) -> SynthReport:
@@ -233,7 +261,7 @@ def generate_corpus(out_dir, num_samples: int, *, seed: int = 0, split_fractions
     all_factors, emotions, rejected_filled = [], {}, False
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     try:
-        with ProcessPoolExecutor(max_workers=max(1, num_workers), mp_context=context) as pool:
+        with interruptible_pool(max(1, num_workers), context) as pool:
             for split, count in counts.items():
                 if count == 0:
                     continue
