@@ -305,3 +305,14 @@ def test_frames_larger_than_the_cap_are_scaled_down_as_they_are_decoded(tmp_path
         assert frames.shape[1:] == (round(96 * MAX_FRAME_SIDE / (2 * MAX_FRAME_SIDE + 64)), MAX_FRAME_SIDE, 3)
     small = write_test_video(tmp_path / "small.mp4", seconds=0.5, fps=10, size=(64, 48), audio=False)
     assert sample_frames(small, 4)[0].shape[1:] == (48, 64, 3)  # below the cap: untouched
+
+
+def test_frames_beyond_4k_are_refused_before_decoding(tmp_path):
+    """The decoder holds full-size pictures whatever is kept after it: frames above MAX_FRAME_PIXELS (3840x2160)
+    are one MediaError line saying how to scale the video down (benchmarks/bench_hostile_inputs.py)."""
+    from modeling_xemogpt.media_xemogpt import MAX_FRAME_PIXELS, MediaError
+
+    big = write_test_video(tmp_path / "big.mp4", seconds=0.2, fps=10, size=(4096, 2176), audio=False)
+    assert 4096 * 2176 > MAX_FRAME_PIXELS
+    with pytest.raises(MediaError, match=r"video frames of 4096x2176 are larger than the 3840x2160 read here"):
+        sample_frames(big, 2)

@@ -70,6 +70,10 @@ _AUDIO_MARGIN_SECONDS = 0.1  # decoded beyond max_seconds so the resampler has c
 # Decoded frames are scaled (aspect kept) so that their longer side is at most this many pixels before they are
 # kept: models take frames of a few hundred pixels, and 16 full-size frames of an 8K clip are gigabytes of RGB.
 MAX_FRAME_SIDE = 1024
+# The largest video frame read, in pixels (3840x2160, 4K UHD). The decoder holds full-size pictures whatever the
+# scaling after it (an 8K one is 53 MB in YUV 4:2:0, several at a time), so larger frames are refused with a line
+# saying how to scale the video down: a request's memory stays bounded.
+MAX_FRAME_PIXELS = 3840 * 2160
 
 
 @dataclass
@@ -243,9 +247,16 @@ class _ToRgb:
         return pts, self.done[pts]
 
 
+def _threads_for(stream) -> str:
+    """Frame threads hold a decoded picture each: beyond MAX_FRAME_SIDE**2 pixels a frame (an 8K one is 53 MB in
+    YUV 4:2:0) decodes with slice threads only, so that the decoder's memory does not grow with the thread count."""
+    context = stream.codec_context
+    return "SLICE" if (context.width or 0) * (context.height or 0) > MAX_FRAME_SIDE * MAX_FRAME_SIDE else "AUTO"
+
+
 def _decode_pass(container, stream, timeline: _Timeline, targets: list[int]) -> _Sampled:
     """Decode from the start once; for each target keep the last frame at or before it."""
-    stream.thread_type = "AUTO"
+    stream.thread_type = _threads_for(stream)
     to_rgb = _ToRgb()
     chosen, i, previous, count, error = [None] * len(targets), 0, None, 0, None
     try:
@@ -541,6 +552,10 @@ def _sample(path: str, num_frames: int, method: str, allow_audio_only: bool = Fa
                 f"{path} has no video stream; pass it as --audio (with a video), or load it with "
                 f"allow_audio_only=True to explain from audio + subtitle only"
             )
+        width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+        if width * height > MAX_FRAME_PIXELS:
+            raise MediaError(f"{path}: video frames of {width}x{height} are larger than the 3840x2160 read here; "
+                             "scale the video down first (e.g. ffmpeg -i IN -vf scale=1280:-2 OUT)")
         if method == "torchcodec":
             frames, timestamps, duration = _sample_torchcodec(path, num_frames)
             return frames, timestamps, duration, method, [], container_duration
