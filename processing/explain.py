@@ -24,6 +24,12 @@ UNTRAINED_REFUSAL = (
     "no trained model at {path}: train it (make demo-model), choose one (--model FOLDER_OR_HUB_ID), or pass "
     "--allow-untrained to run a random model whose text is noise"
 )
+UNTRAINED_TAG = "untrained"  # a model card tag: random weights (examples/models/xemogpt-synth-tiny-untrained)
+UNTRAINED_FOLDER_REFUSAL = (
+    "{model} is an untrained model (its card is tagged 'untrained': random weights, its text is noise); train it "
+    "first, or pass --allow-untrained to run it anyway"
+)
+UNTRAINED_FOLDER_NOTE = "{model} is UNTRAINED (random weights): its text is noise"
 RANDOM_MODEL_NOTE = (
     "no trained model found at {path}: using a RANDOM tiny model built on the fly - its text is noise "
     "(train it with `make demo-model`, or choose a model: --model / XEMOGPT_MODEL)"
@@ -71,6 +77,19 @@ def parse_cues(text: str) -> tuple[dict[str, list[str]], str | None]:
     from .emocue360 import extract_emotion, parse_explanation
 
     return parse_explanation(text), extract_emotion(text)
+
+
+def is_untrained(model) -> bool:
+    """Whether the model card (README.md) of a folder or Hub id is tagged `untrained`."""
+    from huggingface_hub import ModelCard
+    from transformers.utils import cached_file
+
+    try:
+        readme = cached_file(str(model), "README.md", _raise_exceptions_for_missing_entries=False)
+        tags = ModelCard.load(readme).data.tags if readme else None
+    except Exception:  # noqa: BLE001 - no card, an unreadable one: nothing says it is untrained
+        return False
+    return UNTRAINED_TAG in (tags or [])
 
 
 def _load_with_repo_code(name: str, kwargs: dict):
@@ -129,6 +148,10 @@ class Explainer:
         path = Path(str(model))
         if not path.exists() and (str(model).startswith((".", "/")) or path.suffix):
             raise XEmoGPTError(f"model folder {model} does not exist")
+        if is_untrained(model):
+            if not allow_untrained:
+                raise XEmoGPTError(UNTRAINED_FOLDER_REFUSAL.format(model=model))
+            notes.append(UNTRAINED_FOLDER_NOTE.format(model=model))
         kwargs = {}
         if load_in_4bit or load_in_8bit:
             from .quantization import quantization_config_from_flags, recommended_dtype

@@ -83,6 +83,10 @@ CASES = {
     "explain: --temperature -1": Case(["explain", "{clip}", "--do-sample", "--temperature", "-1"], 2,
                                        "must be greater than 0"),
     "explain: --num-beams 0": Case(["explain", "{clip}", "--num-beams", "0"], 2, "at least 1"),
+    "explain: an untrained model": Case(["explain", "{clip}", "--model", "{untrained}"], 2,
+                                        "is an untrained model"),
+    "explain: an untrained model, asked for": Case(["explain", "{clip}", "--model", "{untrained}", "--allow-untrained",
+                                                    "--max-new-tokens", "4"], 0, "is UNTRAINED (random weights)"),
     "explain: a video that is not there": Case(["explain", "{w}/missing.mp4"], 2, "missing.mp4"),
     "explain: a text file named .mp4": Case(["explain", "{fake_mp4}"], 2, "fake.mp4"),
     # ---- unbounded lengths are bounded, with a note
@@ -120,7 +124,7 @@ def workspace(tmp_path_factory):
         return folder
 
     paths = {
-        "data": data, "model": MODEL, "clip": CLIP,
+        "data": data, "model": MODEL, "clip": CLIP, "untrained": MODEL.with_name("xemogpt-synth-tiny-untrained"),
         "good": records("good", lambda r: None),
         "cues_str": records("cues_str", lambda r: r.update(cues="a string")),
         "escape": records("escape", lambda r: r.update(video="../../../../etc/passwd", audio=None)),

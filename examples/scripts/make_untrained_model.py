@@ -33,6 +33,27 @@ def synth_texts(num_records: int = 2000, seed: int = 0) -> list[str]:
     return corpus_texts(records)
 
 
+def model_card() -> str:
+    """The folder's README: tagged `untrained`, which `xemogpt explain` and the Space read (they refuse, or say so).
+    Training from it (`trl sft`, `xemogpt train`) writes the trainer's own card into the output, without the tag."""
+    from huggingface_hub import ModelCardData
+
+    from modeling_xemogpt.configuration_xemogpt import PIPELINE_TASK
+
+    data = ModelCardData(library_name="transformers", pipeline_tag=PIPELINE_TASK, license="apache-2.0",
+                         tags=["xemogpt", "untrained", "custom_code"])
+    return f"""---
+{data.to_yaml()}
+---
+# xemogpt-synth-tiny-untrained
+
+The synth-tiny XEmoGPT architecture with **random weights** (seed 0) and a byte-level BPE tokenizer trained on
+EmoCue-Synth texts: where `trl sft --config examples/recipes/synth-tiny/sft.yaml` starts. **Its text is noise**:
+`xemogpt explain` refuses it unless given `--allow-untrained`, and a Space serving it says so on its page.
+Rewrite it with `make untrained-model`.
+"""
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output_dir", default=str(DEFAULT_OUT))
@@ -46,7 +67,7 @@ def main(argv=None) -> int:
     texts = synth_texts()
     torch.manual_seed(0)
     model, processor = build_model_from_config(MODEL_CONFIG, texts)
-    save_pretrained_with_code(model, processor, args.output_dir)
+    save_pretrained_with_code(model, processor, args.output_dir, extra_files={"README.md": model_card()})
     print(f"wrote {args.output_dir} ({sum(p.numel() for p in model.parameters()):,} parameters)")
     return 0
 
