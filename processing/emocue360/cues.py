@@ -109,26 +109,36 @@ def validate_cue_file(data, source: str) -> dict[str, dict[str, list[str]]]:
     return {str(key): validate_cue_set(value, f"{source}: id {key!r}") for key, value in data.items()}
 
 
-def load_cue_file(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
-    """Read a published-format cue file (JSON object id → cue set); JSONL with ``id`` + ``cues`` also works."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"cue file not found: {path}")
+def iter_jsonl(path: str | os.PathLike):
+    """(line number, object) for each non-empty line of a JSONL file; a line that is not a JSON object is one
+    DatasetError naming the file and line (the one JSONL reader of EmoCue-360's cue files and records)."""
     with reading_text(path), open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    if path.endswith(".jsonl"):
-        data = {}
-        for line_number, line in enumerate(text.splitlines(), 1):
+        for line_number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{line_number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, Mapping) or "id" not in row or "cues" not in row:
+                raise DatasetError(f"{path}:{line_number}: invalid JSON ({exc.msg}); one object per line expected") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
+            yield line_number, row
+
+
+def load_cue_file(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
+    """Read a published-format cue file (JSON object id → cue set); JSONL with ``id`` + ``cues`` also works."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"cue file not found: {path}")
+    if path.endswith(".jsonl"):
+        data = {}
+        for line_number, row in iter_jsonl(path):
+            if "id" not in row or "cues" not in row:
                 raise DatasetError(f"{path}:{line_number}: expected an object with 'id' and 'cues'")
             data[str(row["id"])] = row["cues"]
     else:
+        with reading_text(path), open(path, encoding="utf-8") as handle:
+            text = handle.read()
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

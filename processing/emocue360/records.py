@@ -21,27 +21,11 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..errors import DatasetError, reading_text
-from .cues import CATEGORIES, validate_cue_set
+from .cues import CATEGORIES, iter_jsonl, validate_cue_set
 from .emotions import emotion_scores, normalize_emotion
 from .extractors import get_extractor
 from .rules import emotions_mentioned, extract_emotion
 from .scorer import EmoCue360, EmoCue360Result, align_ids
-
-
-def _read_jsonl(path: str) -> list[dict]:
-    rows = []
-    with reading_text(path), open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{line_number}: invalid JSON ({exc.msg}); one object per line expected") from None
-            if not isinstance(row, dict):
-                raise DatasetError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
 
 
 def _read_parquet(paths: Sequence[str]) -> list[dict]:
@@ -95,7 +79,7 @@ def read_records(source) -> list[dict]:
         raise FileNotFoundError(f"no such file or folder: {path}")
     lower = path.lower()
     if lower.endswith(".jsonl"):
-        return _read_jsonl(path)
+        return [row for _, row in iter_jsonl(path)]
     if lower.endswith(".parquet"):
         return _read_parquet([path])
     if lower.endswith(".csv"):
@@ -117,7 +101,7 @@ def _read_dataset_folder(path: str) -> list[dict]:
     if parquet:
         return _read_parquet(parquet)
     if os.path.isfile(os.path.join(path, "metadata.jsonl")):
-        return _read_jsonl(os.path.join(path, "metadata.jsonl"))
+        return [row for _, row in iter_jsonl(os.path.join(path, "metadata.jsonl"))]
     raise DatasetError(f"{path}: not an EmoCue dataset folder (no data/*.parquet and no metadata.jsonl)")
 
 
