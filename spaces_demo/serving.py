@@ -24,13 +24,9 @@ HERE = Path(__file__).resolve().parent
 
 def front_matter_models(readme: str | os.PathLike = HERE / "README.md") -> list[str]:
     """The `models:` of the Space's README front matter (the Hub ids the Space serves, first = default)."""
-    import yaml
+    from huggingface_hub import metadata_load
 
-    text = Path(readme).read_text(encoding="utf-8") if Path(readme).is_file() else ""
-    if not text.startswith("---"):
-        return []
-    meta = yaml.safe_load(text.split("---", 2)[1]) or {}
-    models = meta.get("models") or []
+    models = (metadata_load(readme) or {}).get("models") or [] if Path(readme).is_file() else []
     return [models] if isinstance(models, str) else [str(m) for m in models]
 
 

@@ -34,6 +34,7 @@ from .schema import (
     MEDIA_COLUMNS,
     OPTIONAL_COLUMNS,
     escapes_roots,
+    media_reference,
     normalize_record,
     resolve_media_path,
     sort_splits,
@@ -86,8 +87,8 @@ def _coerce_row(row: dict) -> dict:
     media ({"bytes", "path"}, schema.STORED_FEATURES) are referred to by their path."""
     row = dict(row)
     for column in MEDIA_COLUMNS:
-        if isinstance(row.get(column), dict):
-            row[column] = row[column].get("path")
+        if column in row:
+            row[column] = media_reference(row[column])
     cues = row.get("cues")
     if isinstance(cues, str):
         try:

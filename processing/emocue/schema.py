@@ -72,6 +72,11 @@ def empty_cues() -> dict[str, list[str]]:
     return {category: [] for category in CUE_CATEGORIES}
 
 
+def media_reference(value):
+    """The path a media value refers to: a path as it is; the stored form {"bytes", "path"} by its path."""
+    return value.get("path") if isinstance(value, Mapping) else value
+
+
 def embedded_media(path: str | os.PathLike, name: str | None = None) -> dict:
     """The stored form of a media file: its bytes, and `name` (default: the file's name) as its path."""
     return {"bytes": Path(path).read_bytes(), "path": name if name is not None else Path(path).name}

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from datasets import Audio, Dataset, Features, Image, List, Value, Video
 
 from ..media import has_audio_track
-from .schema import embedded_media
+from .schema import embedded_media, media_reference
 
 VIEWS = ("messages", "preference")
 
@@ -54,12 +54,9 @@ def user_turn(record: Mapping, roots: Iterable[Path]) -> dict:
                 return Path(root) / relative
         raise FileNotFoundError(f"row {record['id']}: media file {relative} not found")
 
-    def reference(value):  # a path, or the stored form {"bytes", "path"} of data/<split>.parquet
-        return value.get("path") if isinstance(value, dict) else value
-
     content = []
-    video = find(reference(record["video"])) if record.get("video") else None
-    audio = find(reference(record["audio"])) if record.get("audio") else None
+    video = find(media_reference(record["video"])) if record.get("video") else None
+    audio = find(media_reference(record["audio"])) if record.get("audio") else None
     if video is not None:
         content.append(_item("video", video=embedded_media(video)))
     if audio is None and video is not None and has_audio_track(video):

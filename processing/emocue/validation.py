@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .load import find_local_source, iter_raw_rows, load_emocue
-from .schema import (KNOWN_SPLITS, MEDIA_COLUMNS, check_media_file, escapes_roots, normalize_record, resolve_media_path,
+from .schema import (CUE_CATEGORIES, KNOWN_SPLITS, MEDIA_COLUMNS, check_media_file, escapes_roots, normalize_record, resolve_media_path,
                      validate_record)
 
 
@@ -110,7 +110,7 @@ def validate_dataset(
         for reason in validate_record(record, root=roots, splits=KNOWN_SPLITS):
             problem(reason)
         cues = record.get("cues")
-        if not (isinstance(cues, dict) and any(cues.get(c) for c in ("visual", "auditory", "emotional"))):
+        if not (isinstance(cues, dict) and any(cues.get(c) for c in CUE_CATEGORIES)):
             without_cues += 1
         if file_split is not None and record["split"] != file_split and isinstance(record["split"], str):
             problem(f"split {record['split']!r} does not match its data file's split {file_split!r}")
