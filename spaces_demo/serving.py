@@ -57,6 +57,12 @@ class SpaceSettings:
     concurrency: int = 2  # requests generating at the same time; the rest wait in the queue
     queue_size: int = 32  # requests waiting at most; more are refused with "queue full"
     max_new_tokens_limit: int = 512  # the top of the "max new tokens" slider
+    # Clips longer than two windows are also explained window by window (processing/timeline.py), drawn as a strip
+    # chart; clips longer than max_clip_seconds only so. The windows finished by timeline_timeout are shown.
+    timeline_window: float = 8.0  # seconds per window
+    timeline_stride: float = 4.0  # seconds from one window's start to the next
+    max_timeline_seconds: float = 600.0  # the longest clip explained (as a timeline)
+    timeline_timeout: float = 600.0  # seconds per timeline request
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> "SpaceSettings":
@@ -147,6 +153,10 @@ class ServedModel:
             raise TypeError("explainer must be an Explainer, a (model, processor) pair, a model folder / Hub id "
                             f"or None, got {type(explainer).__name__}")
         self.explainer = _move_to_accelerator(explainer)
+        if self.explainer.transcriber is None:  # clips without a subtitle: their speech, transcribed (processing/asr.py)
+            from processing.asr import Transcriber
+
+            self.explainer.transcriber = Transcriber.default()
         if self.is_random:
             self.source = None  # the random fallback: nothing worth quantizing
             _words_only(self.explainer)
@@ -183,6 +193,7 @@ class ServedModel:
         with self._lock:
             if self._quantized is None:
                 self._quantized = Explainer.load(self.source, load_in_4bit=True, trust_remote_code=True)
+                self._quantized.transcriber = self.explainer.transcriber
         return self._quantized
 
 

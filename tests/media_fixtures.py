@@ -98,8 +98,10 @@ def write_test_video(
     video_codec: str = "libx264",
     faststart: bool = False,
     crf: int = 18,
+    audio_samples: np.ndarray | None = None,
 ) -> Path:
     """Write an H.264 (+ AAC) clip; frame i shows index i. `gop=None`: only the first frame is a keyframe.
+    `audio_samples` ((samples,) or (samples, channels) float32 at `audio_rate`) replace the sines (e.g. speech).
 
     `size` is (width, height). The container follows the suffix (.mp4, .mkv, .webm, .ts, .h264 ...).
     `faststart=True` puts the MP4 index (moov) before the media data, as streaming-ready files do.
@@ -122,8 +124,11 @@ def write_test_video(
         elif gop is not None:
             video.codec_context.gop_size = gop
         audio_stream = None
+        if audio_samples is not None:
+            audio_samples = np.asarray(audio_samples, np.float32).reshape(len(audio_samples), -1)
         if audio:
-            audio_stream = _add_audio_stream(container, audio_rate, len(audio_freqs), audio_codec)
+            channels = len(audio_freqs) if audio_samples is None else audio_samples.shape[1]
+            audio_stream = _add_audio_stream(container, audio_rate, channels, audio_codec)
         for i in range(num_frames):
             frame = av.VideoFrame.from_ndarray(_frame_image(i, width, height), format="rgb24")
             frame.pts = i
@@ -133,7 +138,8 @@ def write_test_video(
         for packet in video.encode(None):
             container.mux(packet)
         if audio_stream is not None:
-            samples = sine_channels(num_frames / fps, audio_rate, list(audio_freqs))
+            samples = (sine_channels(num_frames / fps, audio_rate, list(audio_freqs)) if audio_samples is None
+                       else audio_samples)
             _encode_audio(container, audio_stream, samples, audio_rate)
     return path
 

@@ -35,7 +35,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("video", help="video file (MP4, MKV, WebM, ...); an audio-only file is explained from its audio")
     parser.add_argument("--audio", help="separate audio file (default: the video's own audio track)")
-    parser.add_argument("--subtitle", default="", help="what the person says")
+    parser.add_argument("--subtitle", default="", help="what the person says (default: their speech, transcribed)")
+    asr = parser.add_mutually_exclusive_group()
+    asr.add_argument("--asr", metavar="MODEL",
+                     help="speech-recognition model (Whisper Hub id or folder) that writes the subtitle when none is "
+                          "given (default: $XEMOGPT_ASR_MODEL, else .cache/whisper-tiny.en from `make whisper`)")
+    asr.add_argument("--no-asr", action="store_true", help="without --subtitle, explain without a subtitle")
     parser.add_argument("--model", help="model folder or Hub id (default: the bundled xemogpt-synth-tiny)")
     parser.add_argument("--max-new-tokens", type=_at_least_one, default=None)
     parser.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
@@ -45,6 +50,9 @@ def register(subparsers) -> None:
                         help="without --model and without the bundled model: run a random tiny model (noise)")
     parser.add_argument("--stream", action="store_true", help="print the explanation as it is generated")
     parser.add_argument("--json", action="store_true", help="print one JSON object (explanation, cues, emotion, timings)")
+    from .explain_timeline import add_arguments as add_timeline_arguments
+
+    add_timeline_arguments(parser)
     quant = parser.add_mutually_exclusive_group()
     quant.add_argument("--load-in-4bit", action="store_true", help="quantize the language model to 4-bit (bitsandbytes)")
     quant.add_argument("--load-in-8bit", action="store_true", help="quantize the language model to 8-bit (bitsandbytes)")
@@ -56,6 +64,16 @@ def run(args) -> int:
 
     explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit,
                                allow_untrained=args.allow_untrained)
+    from .explain_timeline import run_timeline, wants_timeline
+
+    if wants_timeline(args):
+        return run_timeline(args, explainer)
+    if not args.subtitle.strip():
+        from ..asr import NO_MODEL_NOTE, resolve
+
+        explainer.transcriber = resolve(args.asr, args.no_asr)
+        if explainer.transcriber is None and not args.no_asr:
+            explainer.no_transcriber_note = NO_MODEL_NOTE
     generation = {
         "max_new_tokens": args.max_new_tokens,
         "do_sample": args.do_sample or None,
@@ -82,6 +100,8 @@ def run(args) -> int:
     if not args.stream:
         print(result.explanation)
     print()
+    if result.subtitle_source and result.subtitle_source != "given":
+        print(f"subtitle ({result.subtitle_source}): {result.subtitle}")
     for category in ("visual", "auditory", "emotional"):
         cues = result.cues.get(category) or []
         print(f"{category} cues: " + ("; ".join(cues) if cues else "(none)"))
