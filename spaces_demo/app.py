@@ -101,7 +101,8 @@ def _user_message(error: Exception, *paths) -> str:
 
 
 class SpaceHandler:
-    """The `/explain` event: decode, show the frames, stream the explanation, then cues, emotion and scores."""
+    """The `/explain` event: decode, show the frames, stream the explanation, then cues, emotion and scores; and the
+    `/timeline` event: a long clip window by window."""
 
     def __init__(self, served: ServedModel, settings: SpaceSettings, scorer: ReferenceScorer):
         self.served = served
@@ -129,7 +130,7 @@ class SpaceHandler:
         except XEmoGPTError as error:
             raise gr.Error(_user_message(error, video, audio), print_exception=False) from None
         except Exception as error:  # never a bare traceback in the page; the log keeps it
-            logger.exception("explain failed")
+            logger.exception("request failed")
             raise gr.Error(f"Explaining this clip failed ({type(error).__name__}: {_user_message(error, video, audio)}). "
                            "Try another clip or fewer new tokens.") from None
 
@@ -140,16 +141,14 @@ class SpaceHandler:
             raise gr.Error("Upload a video clip (or record one with the webcam), then press Explain.",
                            print_exception=False)
         duration = media_duration(video)
-        if duration > self.settings.max_clip_seconds:
+        if duration > self.settings.max_clip_seconds:  # the /timeline event explains it, window by window
+            self._refuse_if_too_long(duration)
             yield "", "", None, [], None, None, self._markdown([
-                f"Model: {self.served.describe()}.", self._too_long(duration)
-                or f"The clip is {duration:.1f} s long: it is explained window by window in the timeline below."])
+                f"Model: {self.served.describe()}.",
+                f"The clip is {duration:.1f} s long: it is explained window by window in the timeline below."])
             return
         explainer = self.served.get(bool(load_in_4bit))
         inputs, clip, _ = explainer.prepare(video, audio or None, subtitle or "")
-        if clip.duration > self.settings.max_clip_seconds:
-            raise gr.Error(f"The clip is {clip.duration:.1f} s long; this Space explains clips up to "
-                           f"{self.settings.max_clip_seconds:g} s. Trim it and upload it again.", print_exception=False)
         decoded = time.monotonic() - started
         frames = []
         if clip.frames is not None:
@@ -184,13 +183,12 @@ class SpaceHandler:
                 gr.Warning(f"EmoCue-360 not computed: {error}")
         yield text, emotion, cues, frames, chart, scores, self._markdown(details)
 
-    def _too_long(self, duration):
-        """A gr.Error for a clip longer than any this Space explains, else None."""
+    def _refuse_if_too_long(self, duration):
+        """A gr.Error for a clip longer than any this Space explains (as a timeline)."""
         if duration > self.settings.max_timeline_seconds:
             raise gr.Error(f"The clip is {duration:.1f} s long; this Space explains clips up to "
                            f"{self.settings.max_timeline_seconds:g} s. Trim it and upload it again.",
                            print_exception=False)
-        return None
 
     def _timeline(self, video, audio, subtitle, max_new_tokens, do_sample, temperature, load_in_4bit):
         settings = self.settings
@@ -201,7 +199,7 @@ class SpaceHandler:
         if duration <= 2 * settings.timeline_window:
             yield TIMELINE_PLACEHOLDER.format(seconds=2 * settings.timeline_window), None
             return
-        self._too_long(duration)
+        self._refuse_if_too_long(duration)
         stream = explain_timeline(self.served.get(bool(load_in_4bit)), video, window=settings.timeline_window,
                                   stride=settings.timeline_stride, audio=audio or None, subtitle=subtitle or "",
                                   deadline=time.monotonic() + settings.timeline_timeout,

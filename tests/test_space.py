@@ -48,7 +48,8 @@ def start_space(explainer, **settings):
     """(demo, url): the Space built around `explainer`, launched without blocking on a free loopback port."""
     app = load_space_module("app")
     serving = load_space_module("serving")
-    defaults = dict(max_clip_seconds=20.0, request_timeout=60.0, concurrency=2, queue_size=32)
+    defaults = dict(max_clip_seconds=20.0, max_timeline_seconds=20.0, request_timeout=60.0, concurrency=2,
+                    queue_size=32)
     demo = app.build_app(explainer, settings=serving.SpaceSettings(**{**defaults, **settings}),
                          scorer=serving.ReferenceScorer(bag_of_words_embedder))
     return demo, app.serve_locally(demo)
