@@ -19,6 +19,11 @@ strip chart (HTML with an SVG) and the timeline's JSON (windows, runs of one emo
 
     chart_html, timeline = client.predict(handle_file("long.mp4"), None, "", api_name="/timeline")
 
+`/attribute` explains the clip again without its video, audio and subtitle (one batch) and gives, per cue and for
+the emotion, the inputs it rests on (rows [kind, cue, rests on]) and a markdown summary:
+
+    rows, details = client.predict(handle_file("clip.mp4"), None, "Oh great.", api_name="/attribute")
+
 Serving limits (upload size, clip length, time per request, concurrency, queue size) come from `SpaceSettings`
 (environment variables `XEMOGPT_MAX_FILE_SIZE`, `XEMOGPT_MAX_CLIP_SECONDS`, ... see serving.py).
 """
@@ -120,6 +125,32 @@ class SpaceHandler:
         updated as windows finish; for a shorter clip (or none) a line saying what it is for."""
         yield from self._user_errors(self._timeline(video, audio, subtitle, max_new_tokens, do_sample, temperature,
                                                     load_in_4bit), video, audio)
+
+    def attribute(self, video, audio=None, subtitle="", max_new_tokens=None, load_in_4bit=False):
+        """The `/attribute` event: the clip explained with all inputs and without each one (one batch, greedy);
+        yields (rows [kind, cue, rests on], markdown)."""
+        yield from self._user_errors(self._attribute(video, audio, subtitle, max_new_tokens, load_in_4bit), video, audio)
+
+    def _attribute(self, video, audio, subtitle, max_new_tokens, load_in_4bit):
+        from processing.attribution import attribute
+
+        if not video:
+            raise gr.Error("Upload a video clip first, then press Attribute.", print_exception=False)
+        duration = media_duration(video)
+        if duration > self.settings.max_clip_seconds:
+            raise gr.Error(f"The clip is {duration:.1f} s long; attribution takes clips up to "
+                           f"{self.settings.max_clip_seconds:g} s.", print_exception=False)
+        result = attribute(self.served.get(bool(load_in_4bit)), video, audio or None, subtitle or "",
+                           max_new_tokens=int(max_new_tokens) if max_new_tokens else None)
+        rows = [[cue["category"], cue["cue"], ", ".join(cue["depends_on"]) or "none"] for cue in result.cues]
+        rows.append(["emotion", result.emotion or "(not stated)", ", ".join(result.emotion_depends_on) or "none"])
+        lines = [f"Removed one at a time: {', '.join(result.present)}. A cue *rests on* an input when the explanation "
+                 "without that input no longer states it; \"none\": stated without any one of them.",
+                 *(f"Without {m}: emotion {w['emotion'] or '(not stated)'}." for m, w in result.without.items()),
+                 *result.notes]
+        if result.subtitle_source and result.subtitle_source != "given":
+            lines.append(f"Subtitle ({result.subtitle_source}): “{result.subtitle}”")
+        yield rows, self._markdown(lines)
 
     def _user_errors(self, events, video, audio):
         """The events of a handler, with its errors as one line in the page (never a bare traceback)."""
@@ -287,6 +318,14 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
                 score_image = gr.Image(label="Precision / recall / F1 per category", show_label=False, type="pil",
                                        interactive=False, elem_id="score-chart")
                 scores = gr.JSON(label="Scores, missed and invented cues", elem_id="scores", open=True, max_height=300)
+        with gr.Accordion("Which input does each cue rest on? (modality attribution)", open=False):
+            gr.Markdown("Explains the clip again without its video, without its audio and without its subtitle (one "
+                        "batch, greedy) and shows, for each cue and for the emotion, the inputs whose removal takes "
+                        "it away.")
+            attribute_button = gr.Button("Attribute", elem_id="attribute-button")
+            attribution = gr.Dataframe(headers=["kind", "cue", "rests on"], interactive=False,
+                                       elem_id="attribution")
+            attribution_details = gr.Markdown(elem_id="attribution-details")
         inputs = [video, audio, subtitle, reference, max_new_tokens, do_sample, temperature, load_in_4bit]
         outputs = [explanation, emotion, cues, frames, score_image, scores, details]
         clear.add([video, audio, subtitle, reference, *outputs, timeline_json])
@@ -294,6 +333,9 @@ def build_app(explainer=None, settings: SpaceSettings | None = None, scorer: Ref
         run.click(gpu_decorator(settings.timeline_timeout)(handler.timeline),
                   [video, audio, subtitle, max_new_tokens, do_sample, temperature, load_in_4bit],
                   [timeline_chart, timeline_json], api_name="timeline")
+        attribute_button.click(gpu_decorator(settings.request_timeout)(handler.attribute),
+                               [video, audio, subtitle, max_new_tokens, load_in_4bit],
+                               [attribution, attribution_details], api_name="attribute")
 
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.xemogpt_settings = settings

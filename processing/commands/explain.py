@@ -49,6 +49,9 @@ def register(subparsers) -> None:
     parser.add_argument("--allow-untrained", action="store_true",
                         help="without --model and without the bundled model: run a random tiny model (noise)")
     parser.add_argument("--stream", action="store_true", help="print the explanation as it is generated")
+    parser.add_argument("--attribute", action="store_true",
+                        help="also explain the clip without its video, without its audio and without its subtitle (one "
+                             "batch) and report which input each stated cue and the emotion depend on (greedy only)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (explanation, cues, emotion, timings)")
     from .explain_timeline import add_arguments as add_timeline_arguments
 
@@ -60,8 +63,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..errors import XEmoGPTError
     from ..explain import Explainer
 
+    if args.attribute and (args.stream or args.do_sample or (args.num_beams or 1) > 1):
+        raise XEmoGPTError("--attribute compares greedy explanations generated in one batch: drop --stream, "
+                           "--do-sample and --num-beams")
     explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit,
                                allow_untrained=args.allow_untrained)
     from .explain_timeline import run_timeline, wants_timeline
@@ -80,6 +87,8 @@ def run(args) -> int:
         "temperature": args.temperature,
         "num_beams": args.num_beams,
     }
+    if args.attribute:
+        return _attribute(explainer, args, generation)
     if args.stream and not args.json:
         shown = 0
         stream = explainer.explain_stream(args.video, args.audio, args.subtitle, **generation)
@@ -106,6 +115,25 @@ def run(args) -> int:
         cues = result.cues.get(category) or []
         print(f"{category} cues: " + ("; ".join(cues) if cues else "(none)"))
     print(f"emotion: {result.emotion or '(not stated)'}")
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+    print(f"time: {timings}", file=sys.stderr)
+    return 0
+
+
+def _attribute(explainer, args, generation) -> int:
+    from ..attribution import attribute, format_text
+
+    result = attribute(explainer, args.video, args.audio, args.subtitle, max_new_tokens=generation["max_new_tokens"])
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(result.explanation)
+    print()
+    if result.subtitle_source and result.subtitle_source != "given":
+        print(f"subtitle ({result.subtitle_source}): {result.subtitle}")
+    print(format_text(result))
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     print(f"time: {timings}", file=sys.stderr)
     return 0
