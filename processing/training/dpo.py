@@ -24,7 +24,7 @@ import torch
 from trl import DPOTrainer
 
 from .collators import XEmoGPTPreferenceCollator
-from .optim import BridgeLearningRateMixin
+from .optim import BridgeLearningRateMixin, add_time_budget
 from .sft import (XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args,
                   train_and_save)
 
@@ -120,9 +120,10 @@ def trainer_from_args(script_args, training_args, model_args, xargs: XEmoGPTArgu
     setup = prepare_training(script_args, training_args, model_args, xargs)
     train_dataset = preference_pairs(setup.train_dataset, xargs)
     eval_dataset = preference_pairs(setup.eval_dataset, xargs) if setup.eval_dataset is not None else None
-    return build_dpo_trainer(setup.model, setup.processor, training_args, train_dataset, eval_dataset, xargs=xargs,
-                             peft_config=setup.peft_config, feature_cache=setup.feature_cache,
-                             cached_modalities=setup.cached_modalities)
+    trainer = build_dpo_trainer(setup.model, setup.processor, training_args, train_dataset, eval_dataset, xargs=xargs,
+                                peft_config=setup.peft_config, feature_cache=setup.feature_cache,
+                                cached_modalities=setup.cached_modalities)
+    return add_time_budget(trainer, xargs.max_train_seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

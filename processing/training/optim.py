@@ -1,12 +1,15 @@
 """What the XEmoGPT trainers share: optimizer parameter groups (a learning rate of their own for some parameters),
-`--resume_from_checkpoint true|last|PATH`, and a clean end of a multi-process run."""
+`--resume_from_checkpoint true|last|PATH`, a wall-clock budget, and a clean end of a multi-process run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
+import time
+
 import torch
+from transformers import TrainerCallback
 
 from ..errors import XEmoGPTError
 
@@ -78,3 +81,29 @@ def resume_checkpoint(training_args) -> str | None:
     if not Path(value).is_dir():
         raise XEmoGPTError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
     return value
+
+
+class TimeBudgetCallback(TrainerCallback):
+    """Stop training at the end of the first optimizer step that ends `seconds` after training began (the model is
+    then saved as after the last step): runs of different methods get the same wall-clock budget."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.started = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.started is not None and time.monotonic() - self.started >= self.seconds:
+            control.should_training_stop = True
+        return control
+
+
+def add_time_budget(trainer, seconds: float | None):
+    """Give `trainer` a `TimeBudgetCallback` when `seconds` is set (`--max_train_seconds`); returns the trainer."""
+    if seconds is not None:
+        if seconds <= 0:
+            raise XEmoGPTError(f"--max_train_seconds must be > 0 (got {seconds})")
+        trainer.add_callback(TimeBudgetCallback(seconds))
+    return trainer

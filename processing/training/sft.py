@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DatasetError, XEmoGPTError
 from .collators import MODALITIES, XEmoGPTSFTCollator
-from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, end_training, resume_checkpoint
+from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, add_time_budget, end_training, resume_checkpoint
 
 # Parameter groups of XEmoGPTForConditionalGeneration.model, by the modality they serve.
 MODALITY_MODULES = {"video": ("video_bridge", "video_projector"), "audio": ("audio_bridge", "audio_projector")}
@@ -63,6 +63,9 @@ class XEmoGPTArguments:
     instruction: str | None = field(default=None, metadata={"help": "instruction text (default: the processor's)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training rows"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N evaluation rows"})
+    max_train_seconds: float | None = field(default=None, metadata={
+        "help": "stop after the optimizer step that ends this many seconds into training (and save): the same "
+                "wall-clock budget for different methods"})
     rejected_kind: str | None = field(default=None, metadata={
         "help": "DPO: force one corruption for rejected answers (hallucinated_cue, wrong_modality, wrong_emotion)"})
     rejection_seed: int = field(default=0, metadata={"help": "DPO: seed of the rejected-answer builder"})
@@ -448,14 +451,15 @@ class TrainingSetup:
     cached_modalities: tuple[str, ...]
 
 
-def parse_args(argv: Sequence[str] | None, config_class, prog: str | None = None):
-    """(ScriptArguments, `config_class` (SFTConfig / DPOConfig), ModelConfig, XEmoGPTArguments) from a YAML recipe
+def parse_args(argv: Sequence[str] | None, config_class, prog: str | None = None, script_class=None):
+    """(`script_class` (ScriptArguments), `config_class` (SFTConfig / DPOConfig / GRPOConfig), ModelConfig,
+    XEmoGPTArguments) from a YAML recipe
     (`--config`) and flags, flags winning; on a machine without CUDA `use_cpu` and no bf16 are the defaults. A bad
     recipe or value raises XEmoGPTError."""
     import yaml
     from trl import ModelConfig, ScriptArguments, TrlParser
 
-    parser = TrlParser((ScriptArguments, config_class, ModelConfig, XEmoGPTArguments), prog=prog)
+    parser = TrlParser((script_class or ScriptArguments, config_class, ModelConfig, XEmoGPTArguments), prog=prog)
     if not torch.cuda.is_available():  # CPU-only machine: train on CPU in fp32 unless the recipe or a flag says else
         parser.set_defaults(use_cpu=True, bf16=False)
     try:
@@ -486,9 +490,10 @@ def prepare_training(script_args, training_args, model_args, xargs: XEmoGPTArgum
 def trainer_from_args(script_args, training_args, model_args, xargs: XEmoGPTArguments):
     """The SFT trainer a recipe describes (what `main` trains)."""
     setup = prepare_training(script_args, training_args, model_args, xargs)
-    return build_sft_trainer(setup.model, setup.processor, training_args, setup.train_dataset, setup.eval_dataset,
-                             xargs=xargs, peft_config=setup.peft_config, feature_cache=setup.feature_cache,
-                             cached_modalities=setup.cached_modalities)
+    trainer = build_sft_trainer(setup.model, setup.processor, training_args, setup.train_dataset, setup.eval_dataset,
+                                xargs=xargs, peft_config=setup.peft_config, feature_cache=setup.feature_cache,
+                                cached_modalities=setup.cached_modalities)
+    return add_time_budget(trainer, xargs.max_train_seconds)
 
 
 def train_and_save(trainer) -> int:

@@ -78,7 +78,14 @@ def build_vision_tower(config: XEmoGPTConfig) -> nn.Module:
     backbone `AutoModel` builds for `vision_config` (SigLIP vision, ResNet, ConvNeXt, ...)."""
     if config.vision_config.model_type == "clip_vision_model":
         return CLIPVisionModel(config.vision_config)
-    return AutoModel.from_config(config.vision_config)
+    try:
+        return AutoModel.from_config(config.vision_config)
+    except ValueError:
+        # A backbone without attention (ResNet, ConvNeXt) rejects every attention kernel it is asked for, e.g. the
+        # `attn_implementation="sdpa"` TRL's GRPOTrainer loads its reference model with: it has none to choose.
+        if config.vision_config._attn_implementation in (None, "eager"):
+            raise
+        return AutoModel.from_config(config.vision_config, attn_implementation="eager")
 
 
 class VideoEmotionalCueBridge(nn.Module):
