@@ -183,7 +183,7 @@ class _Audio:
 
     def span(self, start: float, end: float) -> np.ndarray:
         """Samples from `start` to `end` seconds (fewer where the track ends), native rate."""
-        a, b = int(round(start * self.rate)), int(math.ceil(end * self.rate))
+        a, b = int(round(start * self.rate)), int(math.ceil(end * self.rate - 1e-6))
         self._fill(b)
         if not self.chunks:
             return np.zeros(0, np.float32)
@@ -194,8 +194,17 @@ class _Audio:
     def drop_before(self, seconds: float) -> None:
         """Forget the samples before `seconds` (no open window needs them)."""
         keep_from = int(round(seconds * self.rate)) if self.rate else 0
-        while self.chunks and self.first + len(self.chunks[0]) <= keep_from:
-            self.first += len(self.chunks.popleft())
+        while self.chunks and self.first < keep_from:
+            head = self.chunks[0]
+            if self.first + len(head) <= keep_from:
+                self.first += len(self.chunks.popleft())
+            else:  # a copy, so that the samples before it are freed
+                self.chunks[0] = head[keep_from - self.first:].copy()
+                self.first = keep_from
+
+    @property
+    def buffered_seconds(self) -> float:
+        return sum(len(c) for c in self.chunks) / self.rate if self.rate else 0.0
 
 
 def iter_window_media(video, windows: list[Window], *, num_frames: int, sampling_rate: int,

@@ -73,6 +73,24 @@ def test_each_window_gets_the_frames_playing_at_its_segment_centres_and_its_own_
         np.testing.assert_array_equal(item.audio, whole[first:first + 6 * 16000])
 
 
+def test_the_audio_held_is_one_window_whatever_the_clip_length(tmp_path):
+    from processing.timeline_media import _Audio
+
+    video = write_test_video(tmp_path / "long.mp4", seconds=60, fps=2, size=(32, 32))
+    total = len(load_audio(video, max_seconds=100))
+    track = _Audio(str(video))
+    held = []
+    try:
+        for window in plan_windows(60, 8, 4):
+            first, stop = round(window.start * 16000), round((window.end + 0.1) * 16000)
+            assert len(track.span(window.start, window.end + 0.1)) == min(stop, total) - first
+            track.drop_before(window.start + 4)
+            held.append(track.buffered_seconds)
+    finally:
+        track.close()
+    assert max(held) <= 8.1 - 4 + 0.2  # the next window's start to the decoded end (+ part of one AAC frame)
+
+
 def test_a_window_spanning_the_whole_clip_is_what_load_clip_gives(tmp_path):
     video = write_test_video(tmp_path / "short.mp4", seconds=3, fps=10, audio_rate=44100)
     clip = load_clip(video, num_frames=16, max_audio_seconds=6)
