@@ -134,3 +134,25 @@ def test_the_space_has_an_attribution_panel_with_a_row_per_cue_and_the_emotion(e
     assert rows[-1][0] == "emotion" and all(len(row) == 3 for row in rows)
     assert any(row[0] == "visual" and row[2] == "video" for row in rows), rows
     assert "Removed one at a time: video, audio, subtitle" in details
+
+
+def test_the_model_card_states_the_measured_shares_from_attribution_json(tmp_path):
+    from tests.file_modules import load_file_module
+
+    script = load_file_module(REPO_ROOT / "examples" / "scripts", "train_demo_model")
+    assert script.attribution_finding(tmp_path) == ""  # nothing measured: no line
+    entry = lambda n, a, o, z: {"stated": n, "attributed_share": a, "only_share": o, "none_share": z}  # noqa: E731
+    (tmp_path / "attribution.json").write_text(json.dumps({
+        "corpus": {"splits": {"test": 120, "compositional": 80}},
+        "overall": {"clips": 200,
+                    "cues": {"visual cues": entry(900, 0.875, 0.8, 0.125), "auditory cues": entry(1200, 0.625, 0.6, 0.375),
+                             "video readings": entry(10, 1.0, 1.0, 0.0)},
+                    "emotion": {"emotion, rules F1-F5": entry(190, 0.81, 0.66, 0.1),
+                                "emotion, rule F2": entry(30, 1.0, 1.0, 0.0)}},
+        "by_cue": {"The voice is steady.": entry(100, 0.06, 0.06, 0.94), "The person smiles.": entry(80, 1.0, 1.0, 0.0)},
+    }))
+    line = " ".join(script.attribution_finding(tmp_path).split())
+    assert "200 held-out clips (120 test, 80 compositional" in line
+    assert "visual cues 87.5 % to the video" in line and "auditory cues 62.5 % to the audio" in line
+    assert "decisive in 81.0 % of clips" in line and "F2 100.0 % (n=30)" in line
+    assert "The voice is steady (94 %)" in line and "at least 100 % of clips" in line

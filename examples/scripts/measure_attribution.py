@@ -13,7 +13,7 @@ out of the share and counted apart).
 
 Reported per split and overall: the share of stated cues of each kind whose attribution contains their true modality
 ("attributed"), whose attribution is exactly that modality ("only"), that depend on no single input ("none"), and the
-same for the emotion per rule. Writes one JSON file (default: the model folder's attribution.json), which the model
+same for the emotion per rule, and per canonical visual / auditory cue (stated at least 10 times). Writes one JSON file (default: the model folder's attribution.json), which the model
 card (train_demo_model.py --card_only) reads.
 """
 
@@ -98,7 +98,7 @@ def measure(model_dir: Path, records: dict[str, list[dict]], batch_clips: int, l
     generation = {"max_new_tokens": model.generation_config.max_new_tokens or 256, "do_sample": False,
                   "pad_token_id": processor.tokenizer.pad_token_id}
     report = {"splits": {}, "rows_per_generate_call": batch_clips * 4}
-    overall_cues, overall_emotion = Tally(), Tally()
+    overall_cues, overall_emotion, by_cue = Tally(), Tally(), Tally()
     for split, rows in records.items():
         cues_tally, emotion_tally = Tally(), Tally()
         correct_cues, correct_emotion = Tally(), Tally()
@@ -121,6 +121,8 @@ def measure(model_dir: Path, records: dict[str, list[dict]], batch_clips: int, l
                         cue["category"], f"{truth} readings")
                     for tally in (cues_tally, overall_cues):
                         tally.add(kind, truth, cue["depends_on"])
+                    if cue["category"] in ("visual", "auditory"):
+                        by_cue.add(cue["cue"], truth, cue["depends_on"])
                     if cue_key(cue["cue"]) in truth_cues:
                         correct_cues.add(kind, truth, cue["depends_on"])
                 rule, modality = emotion_truth(row["factors"])
@@ -142,6 +144,9 @@ def measure(model_dir: Path, records: dict[str, list[dict]], batch_clips: int, l
         }
     report["overall"] = {"clips": sum(len(r) for r in records.values()), "cues": overall_cues.report(),
                          "emotion": overall_emotion.report()}
+    # per canonical visual / auditory cue: which ones the model keeps stating without their input (a default value
+    # such as "The voice is steady.", or one it infers from another input)
+    report["by_cue"] = {cue: entry for cue, entry in by_cue.report().items() if entry["stated"] >= 10}
     return report
 
 
