@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"processing.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name == f"processing.commands.{name}":
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"processing.commands.{name}").register(subparsers)
     return parser
 
 

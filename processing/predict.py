@@ -230,16 +230,25 @@ class _Processes:
             self._state.wait_for_everyone()
 
 
-def generate_batch(model, processor, clips: list[dict], generation: dict) -> list[str]:
-    """Explanations for a batch of decoded clips (left-padded, one generate call)."""
+def generate_texts(model, tokenizer, inputs, generation: dict) -> list[str]:
+    """One `generate` call on left-padded model inputs (prompt ids + media), the new tokens decoded and cleaned:
+    the batched generation every XEmoGPT path uses (predict, explain's timeline and attribution, SFT's held-out
+    explanations, the evaluation scripts)."""
     import torch
 
-    inputs = processor.prepare_clips(clips, padding_side="left").to(model.device)
+    was_training = model.training
+    model.eval()
+    inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in dict(inputs).items()}
     with torch.no_grad():
         out = model.generate(**inputs, **generation)
-    new_tokens = out[:, inputs["input_ids"].shape[1]:]
-    texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    model.train(was_training)
+    texts = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     return [clean_explanation(t) for t in texts]
+
+
+def generate_batch(model, processor, clips: list[dict], generation: dict) -> list[str]:
+    """Explanations for a batch of decoded clips (left-padded, one generate call)."""
+    return generate_texts(model, processor.tokenizer, processor.prepare_clips(clips, padding_side="left"), generation)
 
 
 def predict_rows(model, processor, rows: list[dict], out_path, *, batch_size: int = 8, generation: dict | None = None,

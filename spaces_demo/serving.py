@@ -198,11 +198,8 @@ class ServedModel:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Generation
-
-
-# Streaming with the request's deadline and cancellation: `Explainer.stream_prepared(..., deadline=...)`
-# (processing/explain.py `ExplanationStream`).
+# Generation is the library's: streaming with the request's deadline and cancellation is
+# `Explainer.stream_prepared(..., deadline=...)` (processing/explain.py `ExplanationStream`).
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -55,3 +55,16 @@ def speech_clip(tmp_path_factory) -> Path:
     track = np.zeros(int(seconds * 16000), np.float32)
     track[8000:8000 + min(len(speech), len(track) - 8000)] = speech[: len(track) - 8000]
     return write_test_video(folder / "speech.mp4", seconds=seconds, fps=10, audio_samples=track)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny-model tests: the suite runs two workers on two shared cores, where a
+    second thread per worker only oversubscribes them (tiny encodes ran up to ~20x slower). Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

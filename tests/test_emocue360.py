@@ -38,15 +38,7 @@ from processing.errors import DatasetError, XEmoGPTError
 from tests.clean_env import free_port
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny encodes gain nothing from a second thread, and on busy shared cores two threads ran ~20x slower."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -299,8 +291,9 @@ def test_emotion_synonyms_and_accuracy():
 
 
 def test_rule_extractor_recovers_emocue_synth_cues(model):
-    synth = pytest.importorskip("processing.synth.corpus")
-    records = [synth.synth_sample(11, "test", index)[1] for index in range(100)]
+    from processing.synth.corpus import synth_sample
+
+    records = [synth_sample(11, "test", index)[1] for index in range(100)]
     references = {r["id"]: r["cues"] for r in records}
     predictions = {r["id"]: parse_explanation(r["explanation"]) for r in records}
     result = score_cues(references, predictions, embedder=model)

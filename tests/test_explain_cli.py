@@ -50,13 +50,17 @@ def assert_one_line_error(code, err, *words):
 
 
 def test_json_output_has_explanation_cues_emotion_and_timings(media, capsys):
-    code, out, _ = explain(capsys, media["good"], "--subtitle", "hello", "--json")
+    from processing.emocue360 import extract_emotion, parse_explanation
+
+    code = main(["explain", str(media["good"]), "--subtitle", "hello", "--json"])  # the whole explanation
+    out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)
-    assert set(data) >= {"explanation", "cues", "emotion", "timings"}
-    assert set(data["cues"]) == {"visual", "auditory", "emotional"}
-    assert set(data["timings"]) == {"decode", "encode", "generate"}
-    assert len(data["timestamps"]) == 16
+    assert data["explanation"].startswith("In the video") and data["explanation"].rstrip().endswith(".")
+    assert data["cues"] == parse_explanation(data["explanation"]) and any(data["cues"].values())
+    assert data["emotion"] == extract_emotion(data["explanation"]) is not None
+    assert set(data["timings"]) == {"decode", "encode", "generate"} and all(t > 0 for t in data["timings"].values())
+    assert len(data["timestamps"]) == 16 and data["timestamps"] == sorted(data["timestamps"])
 
 
 def test_stream_prints_the_same_text_as_a_plain_run(media, capsys):
@@ -95,8 +99,15 @@ def test_audio_only_file_given_as_the_video_is_explained_from_its_audio_and_says
 
 
 def test_eight_channel_48khz_audio_is_mixed_and_resampled(media, capsys):
-    code, out, _ = explain(capsys, media["silent"], "--audio", media["surround"], "--json")
-    assert code == 0 and json.loads(out)["explanation"] is not None
+    from processing.explain import Explainer
+
+    code, out, _ = explain(capsys, media["silent"], "--audio", media["surround"], "--subtitle", "hi", "--json")
+    assert code == 0 and json.loads(out)["explanation"]
+    explainer = Explainer.load()
+    inputs, clip, _ = explainer.prepare(media["silent"], audio=media["surround"], subtitle="hi")
+    rate = explainer.processor.sampling_rate
+    assert clip.audio.ndim == 1 and len(clip.audio) == 2 * rate  # 2 s of 8 channels at 48 kHz -> mono at 16 kHz
+    assert (inputs["input_ids"] == explainer.processor.audio_token_id).sum() > 0  # and it reaches the prompt
 
 
 def test_a_0_2_second_clip_is_explained(media, capsys):

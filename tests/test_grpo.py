@@ -12,6 +12,8 @@ from processing.training.rewards import (cue_reward, emotion_reward, format_rewa
                                          sections)
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RECIPE = ROOT / "examples" / "recipes" / "synth-tiny" / "grpo.yaml"
 BUNDLED = ROOT / "examples" / "models" / "xemogpt-synth-tiny"
 

@@ -161,3 +161,19 @@ def test_an_existing_file_that_is_not_predictions_is_refused_and_left_untouched(
     with pytest.raises(DatasetError, match=r"refs.json:\d+: not a prediction row .*is this a predictions file"):
         _predict(tiny, dataset, out)
     assert out.read_text() == content
+
+
+def test_sft_held_out_explanations_and_predict_share_one_batched_generation(tiny, dataset):
+    """`generate_explanations` (SFT's held-out texts, rows through the training collator) and `generate_batch`
+    (predict, timeline, attribution, the evaluation scripts) give the same texts for the same clips, batched or not."""
+    from processing.emocue import load_emocue
+    from processing.predict import decode_row, generate_batch
+    from processing.training.sft import generate_explanations
+
+    model, processor = tiny
+    rows = [dict(r) for r in load_emocue(dataset, split="test") if r["id"] != BAD][:3]
+    texts = generate_explanations(model, processor, rows, batch_size=2, max_new_tokens=3)
+    clips = [decode_row(row, processor) for row in rows]
+    assert texts == generate_batch(model, processor, clips, GENERATION)
+    assert texts == [generate_batch(model, processor, [clip], GENERATION)[0] for clip in clips]
+    assert all(texts)

@@ -29,13 +29,7 @@ CPU = {"use_cpu": True, "bf16": False, "gradient_checkpointing": False, "report_
        "logging_steps": 1, "per_device_train_batch_size": 2, "max_length": 256}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two test workers share two cores: one torch thread each is several times faster than oversubscribing."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -348,13 +342,15 @@ def test_dpo_trains_against_the_disabled_adapter_or_a_frozen_copy(rows, feature_
 def test_recipes_parse_with_trl(recipe):
     from trl import DPOConfig, SFTConfig
 
-    from processing.training.sft import parse_args
+    from processing.training.sft import parse_args, prepare_training_args
 
     config_class = DPOConfig if "dpo" in recipe else SFTConfig
     script_args, training_args, model_args, xargs = parse_args(
         ["--config", str(RECIPES / recipe), "--use_cpu", "true", "--bf16", "false", "--learning_rate", "3e-4"],
         config_class)
-    assert training_args.remove_unused_columns is not None and training_args.learning_rate == 3e-4
+    assert training_args.learning_rate == 3e-4  # the flag wins over the recipe
+    prepared = prepare_training_args(training_args)  # what every XEmoGPT trainer gets: raw rows, its own labels
+    assert prepared.remove_unused_columns is False and not getattr(prepared, "assistant_only_loss", False)
     assert script_args.dataset_name and model_args.model_name_or_path and xargs.modalities == ["video", "audio"]
     if "xemogpt-4b" in recipe:
         assert model_args.dtype == "bfloat16" and (model_args.load_in_4bit == ("qlora" in recipe))

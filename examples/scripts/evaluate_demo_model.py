@@ -210,16 +210,14 @@ def decode(records, processor) -> list[dict]:
     return clips
 
 
-@torch.no_grad()
 def generate(model, processor, clips, *, batch_size=16, max_new_tokens=200) -> list[str]:
-    """Greedy explanations of decoded clips (a clip without `frames` / `audio` gets a prompt without that medium)."""
-    tok = processor.tokenizer
-    texts = []
-    for start in range(0, len(clips), batch_size):
-        inputs = dict(processor.prepare_clips(clips[start:start + batch_size]))
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        texts += tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-    return [t.strip() for t in texts]
+    """Greedy explanations of decoded clips (a clip without `frames` / `audio` gets a prompt without that medium),
+    through `xemogpt predict`'s batched generation."""
+    from processing.predict import generate_batch
+
+    generation = {"max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": processor.tokenizer.pad_token_id}
+    return [text for start in range(0, len(clips), batch_size)
+            for text in generate_batch(model, processor, clips[start:start + batch_size], generation)]
 
 
 # ---- baselines -------------------------------------------------------------------------------------------------

@@ -400,23 +400,17 @@ def sft_trainer_class():
 def generate_explanations(model, processor, rows: Sequence[Mapping], *, collator: XEmoGPTSFTCollator | None = None,
                           batch_size: int = 8, max_new_tokens: int = 256, **generate_kwargs) -> list[str]:
     """Greedy explanations for `rows` (their media via `collator`: raw files or cached features)."""
+    from ..predict import generate_texts
+
     collator = collator or XEmoGPTSFTCollator(processor)
     tokenizer = processor.tokenizer
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    generation = {"max_new_tokens": max_new_tokens, "do_sample": False, **generate_kwargs}
     texts = []
     for start in range(0, len(rows), batch_size):
         prompt_ids, media = collator.encode_prompts(rows[start:start + batch_size])
-        longest = max(map(len, prompt_ids))
-        input_ids = torch.tensor([[tokenizer.pad_token_id] * (longest - len(p)) + p for p in prompt_ids])
-        attention_mask = torch.tensor([[0] * (longest - len(p)) + [1] * len(p) for p in prompt_ids])
-        out = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                             **{k: v.to(device) for k, v in media.items()}, max_new_tokens=max_new_tokens,
-                             do_sample=False, **generate_kwargs)
-        texts += tokenizer.batch_decode(out[:, longest:], skip_special_tokens=True)
-    model.train(was_training)
-    return [t.strip() for t in texts]
+        padded = tokenizer.pad({"input_ids": prompt_ids}, padding=True, padding_side="left", return_tensors="pt")
+        texts += generate_texts(model, tokenizer, {**padded, **media}, generation)
+    return texts
 
 
 def explanation_scores(rows: Sequence[Mapping], predictions: Sequence[str], embedder=None) -> dict:
