@@ -20,8 +20,10 @@ note, and the clip is explained without a subtitle.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from collections import OrderedDict
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +46,11 @@ NO_MODEL_NOTE = (
     f"speech with --asr MODEL, ${ASR_MODEL_ENV}, or `make whisper` in a checkout)"
 )
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
+# The last transcripts by (model, rate, audio digest): the Space's Explain and Attribute on one upload, or a clip
+# explained again with other settings, transcribe its speech once.
+_TRANSCRIPTS: OrderedDict = OrderedDict()
+_TRANSCRIPTS_KEPT = 16
+_TRANSCRIPTS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -134,6 +141,21 @@ class Transcriber:
         if float(np.sqrt(np.mean(np.square(audio)))) < SILENCE_RMS:
             return Transcript(None, None, "no subtitle given and the audio track is silent: nothing to transcribe, "
                                           "explaining from the media only")
+        key = (self.model, int(sampling_rate), hashlib.sha1(audio.tobytes()).hexdigest())
+        with _TRANSCRIPTS_LOCK:
+            text = _TRANSCRIPTS.get(key)
+        if text is None:
+            text = self._recognise(audio, sampling_rate)
+            with _TRANSCRIPTS_LOCK:
+                _TRANSCRIPTS[key] = text
+                while len(_TRANSCRIPTS) > _TRANSCRIPTS_KEPT:
+                    _TRANSCRIPTS.popitem(last=False)
+        if not _WORD.search(text):
+            return Transcript(None, None, f"no subtitle given and {self.name} heard no words in the audio: "
+                                          "explaining from the media only")
+        return Transcript(text, source, f"no subtitle given: the subtitle is the speech {source}")
+
+    def _recognise(self, audio: np.ndarray, sampling_rate: int) -> str:
         pipe = self.pipeline
         target = pipe.feature_extractor.sampling_rate
         if sampling_rate != target:
@@ -146,11 +168,7 @@ class Transcriber:
         with _quiet_transformers():
             out = pipe({"raw": audio, "sampling_rate": target},
                        generate_kwargs={"max_new_tokens": MAX_TRANSCRIPT_TOKENS})
-        text = " ".join((out.get("text") or "").split())
-        if not _WORD.search(text):
-            return Transcript(None, None, f"no subtitle given and {self.name} heard no words in the audio: "
-                                          "explaining from the media only")
-        return Transcript(text, source, f"no subtitle given: the subtitle is the speech {source}")
+        return " ".join((out.get("text") or "").split())
 
 
 def normalize_words(text: str) -> list[str]:

@@ -127,3 +127,16 @@ def test_the_space_transcribes_a_clip_given_without_subtitle_and_shows_the_trans
     assert "transcribed by whisper-tiny.en" in line and "wonderful news" in line.lower()
     *_, details = list(handler.explain(str(speech_clip), None, "Hello there.", "", 8))[-1]
     assert "Subtitle (" not in details
+
+
+def test_the_same_speech_is_transcribed_once(whisper_model, speech_clip, monkeypatch):
+    from processing.media import load_audio
+
+    audio = load_audio(speech_clip)
+    first = Transcriber(str(whisper_model)).transcribe(audio, 16000)
+    calls = []
+    monkeypatch.setattr(Transcriber, "_recognise", lambda self, wave, rate: calls.append(rate) or "Something else.")
+    assert Transcriber(str(whisper_model)).transcribe(audio.copy(), 16000) == first  # e.g. Explain, then Attribute
+    assert calls == []
+    assert Transcriber(str(whisper_model)).transcribe(audio[: len(audio) // 2], 16000).text == "Something else."
+    assert calls == [16000]
