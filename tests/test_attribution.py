@@ -115,7 +115,7 @@ def test_a_clip_without_audio_is_attributed_over_video_and_subtitle_and_says_so(
     assert "emotion" in format_text(result)
 
 
-@pytest.mark.parametrize("flag", [["--stream"], ["--do-sample"], ["--num-beams", "2"]])
+@pytest.mark.parametrize("flag", [["--stream"], ["--do-sample"], ["--num-beams", "2"], ["--window", "8"]])
 def test_attribute_refuses_sampling_beams_and_streaming_in_one_line(flag, capsys):
     code = main(["explain", str(DEMO / "demo.mp4"), "--attribute", *flag])
     err = capsys.readouterr().err.strip().splitlines()

@@ -69,6 +69,8 @@ def run(args) -> int:
     if args.attribute and (args.stream or args.do_sample or (args.num_beams or 1) > 1):
         raise XEmoGPTError("--attribute compares greedy explanations generated in one batch: drop --stream, "
                            "--do-sample and --num-beams")
+    if args.attribute and (args.window is not None or args.stride is not None or args.subtitle_file):
+        raise XEmoGPTError("--attribute explains one clip: drop --window, --stride and --subtitle-file")
     explainer = Explainer.load(args.model, load_in_4bit=args.load_in_4bit, load_in_8bit=args.load_in_8bit,
                                allow_untrained=args.allow_untrained)
     from .explain_timeline import run_timeline, wants_timeline
