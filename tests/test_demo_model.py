@@ -120,7 +120,9 @@ def test_make_demo_model_pipeline_runs_end_to_end_at_smoke_scale(tmp_path):
 
 
 def test_fresh_render_banks_are_deterministic():
-    from processing import demo_model as dm
+    from tests.file_modules import load_file_module
+
+    dm = load_file_module(ROOT / "examples" / "scripts", "demo_model")
 
     a_pixels, a_labels = dm.render_frame_bank(3, 40, 64, 32, workers=2, chunk=16)
     b_pixels, b_labels = dm.render_frame_bank(3, 40, 64, 32, workers=1, chunk=16)

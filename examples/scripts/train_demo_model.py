@@ -34,8 +34,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # demo_model.py
 
-from processing import demo_model as dm  # noqa: E402
+import demo_model as dm  # noqa: E402  (examples/scripts/demo_model.py)
 
 RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
 COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny"
@@ -104,6 +105,40 @@ def attribution_finding(model_dir: Path) -> str:
   audio, subtitle readings {_share(cues.get('subtitle readings'))} to the subtitle. The emotion depends on the input
   its corpus rule makes decisive in {_share(emotion.get('emotion, rules F1-F5'))} of clips (F1 forced smile and F4:
   audio, F2 sarcasm and F5: subtitle, F3: video; per rule {rules}){neutral_text}.{defaults_text}"""
+    import textwrap
+
+    return "\n" + textwrap.fill(" ".join(text.split()), width=118, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def grpo_finding(model_dir: Path) -> str:
+    """The findings line on GRPO vs continued SFT, from `model_dir`'s grpo_vs_sft.json (compare_grpo_sft.py writes
+    it); "" when there is none."""
+    path = model_dir / "grpo_vs_sft.json"
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    names = {"emotion": "emotion accuracy", "exact_visual": "exact visual F1", "exact_auditory": "exact auditory F1",
+             "emocue360_visual": "EmoCue-360 visual F1", "emocue360_auditory": "EmoCue-360 auditory F1",
+             "invented": "invented cues per clip"}
+
+    def value(system, key):
+        entry = data["systems"][system][key]
+        return f"{entry['value']:.3f} ({entry['ci95'][0]:.3f}-{entry['ci95'][1]:.3f})"
+
+    rows = "; ".join(f"{label} {value('start', key)} -> SFT {value('continued SFT', key)} / GRPO {value('GRPO', key)}"
+                     for key, label in names.items())
+    differences = data["differences"]["GRPO - continued SFT"]
+    outside = [f"{names[k]} {v['value']:+.3f} ({v['ci95'][0]:+.3f} to {v['ci95'][1]:+.3f})"
+               for k, v in differences.items() if v["outside_interval"]]
+    verdict = (f"GRPO - SFT outside the 95 % interval: {'; '.join(outside)}" if outside
+               else "no GRPO - SFT difference is outside its 95 % interval")
+    steps = {m: data["training"][m]["steps"] for m in ("sft", "grpo")}
+    text = f"""* GRPO with cue rewards (`xemogpt train grpo`: emotion, EmoCue-360 cue F1, invented cues, format) vs continued SFT,
+  both from this model, {data['budget_seconds']:.0f} s of training each, run side by side (SFT {steps['sft']} steps of 8
+  clips, GRPO {steps['grpo']} steps of 2 clips x 4 samples; learning rate {data['learning_rate']:g}), on
+  {data['eval_clips']['total']} held-out clips ({data['eval_clips']['test']} test + {data['eval_clips']['compositional']}
+  compositional; paired bootstrap; `examples/scripts/compare_grpo_sft.py`, grpo_vs_sft.json): start {rows}.
+  {verdict}."""
     import textwrap
 
     return "\n" + textwrap.fill(" ".join(text.split()), width=118, subsequent_indent="  ", break_on_hyphens=False)
@@ -261,7 +296,7 @@ Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_
   at ~94 %: the readings drawn from the media are (4.4 % of test clips). Not adopted: over the 15-minute build.
 * Build time: on CPU, TRL's fused LM head (chunked log-probs in plain PyTorch) took ~90 ms of each ~300-ms SFT step;
   `XEmoGPTSFTTrainer` computes the same loss from the full logits there (60 steps 18.6 -> 14.9 s), which brought
-  `make demo-model` under 15 minutes with the recipe unchanged.{attribution_finding(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny"))}
+  `make demo-model` under 15 minutes with the recipe unchanged.{attribution_finding(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny"))}{grpo_finding(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny"))}
 
 ## Results
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import Trainer
 
 from ..errors import XEmoGPTError
 from .optim import end_training, resume_checkpoint, split_param_group
@@ -417,38 +418,45 @@ def order_accuracy_by_kind(correct: torch.Tensor, records) -> dict:
 # ---- training ---------------------------------------------------------------------------------------------------
 
 
+class AlignmentTrainer(Trainer):
+    """`transformers.Trainer` that logs each task's loss (contrastive, temporal, reconstruction: their means since
+    the last log) and can give the VECB position table its own learning rate (`position_embedding_lr_scale` x the
+    trainer's)."""
+
+    def __init__(self, *args, position_embedding_lr_scale: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.position_embedding_lr_scale = position_embedding_lr_scale
+        self._parts: dict[str, tuple[float, int]] = {}
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        table = getattr(getattr(self.model.model, "video_bridge", None), "position_embedding", None)
+        if table is not None and table.requires_grad and self.position_embedding_lr_scale != 1.0:
+            split_param_group(optimizer, [table], weight_decay=0.0,
+                              lr=self.args.learning_rate * self.position_embedding_lr_scale)
+        return optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        for name in ("contrastive_loss", "temporal_loss", "reconstruction_loss"):
+            value = getattr(outputs, name)
+            if value is not None:
+                total, count = self._parts.get(name, (0.0, 0))
+                self._parts[name] = (total + value.detach().item(), count + 1)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def log(self, logs, *args, **kwargs):
+        if "loss" in logs:
+            for name, (total, count) in self._parts.items():
+                logs[name.replace("_loss", "")] = round(total / max(count, 1), 4)
+            self._parts = {}
+        super().log(logs, *args, **kwargs)
+
+
 def make_trainer(model, training_args, train_data, collator, position_embedding_lr_scale: float = 1.0):
-    """`transformers.Trainer` that logs each task's loss and can give the VECB position table its own learning rate."""
-    from transformers import Trainer
-
-    class AlignmentTrainer(Trainer):
-        _parts: dict = {}
-
-        def create_optimizer(self, model=None):
-            optimizer = super().create_optimizer(model)
-            table = getattr(getattr(self.model.model, "video_bridge", None), "position_embedding", None)
-            if table is not None and table.requires_grad and position_embedding_lr_scale != 1.0:
-                split_param_group(optimizer, [table], weight_decay=0.0,
-                                  lr=self.args.learning_rate * position_embedding_lr_scale)
-            return optimizer
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            outputs = model(**inputs)
-            for name in ("contrastive_loss", "temporal_loss", "reconstruction_loss"):
-                value = getattr(outputs, name)
-                if value is not None:
-                    total, count = self._parts.get(name, (0.0, 0))
-                    self._parts[name] = (total + value.detach().item(), count + 1)
-            return (outputs.loss, outputs) if return_outputs else outputs.loss
-
-        def log(self, logs, *args, **kwargs):
-            if "loss" in logs:
-                for name, (total, count) in self._parts.items():
-                    logs[name.replace("_loss", "")] = round(total / max(count, 1), 4)
-                self._parts = {}
-            super().log(logs, *args, **kwargs)
-
-    return AlignmentTrainer(model=model, args=training_args, train_dataset=train_data, data_collator=collator)
+    """The stage's `AlignmentTrainer`."""
+    return AlignmentTrainer(model=model, args=training_args, train_dataset=train_data, data_collator=collator,
+                            position_embedding_lr_scale=position_embedding_lr_scale)
 
 
 def save_outputs(model, output_dir, results: dict, settings: dict, base: Path | None = None) -> None:

@@ -12,7 +12,6 @@ data's modalities), `lora_config` (LoRA on the language model only), and `genera
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from trl import SFTTrainer
 
 from ..errors import DatasetError, XEmoGPTError
 from .collators import MODALITIES, XEmoGPTSFTCollator
@@ -46,10 +46,8 @@ class XEmoGPTArguments:
                 "AECB for audio); off: keep them as they are"})
     bridge_learning_rate: float | None = field(default=None, metadata={
         "help": "learning rate of the VECB / AECB layers (not the projections) when the bridges train: unset = "
-                "--learning_rate; 0 = keep the bridges stages 1-2 aligned frozen. Stage 3 at a from-scratch LLM's "
-                "learning rate can erode what stage 1 taught the VECB (the demo model: held-out head motion read "
-                "from the VECB output 0.985 after stage 1, 0.942 after SFT at 2e-3; with 0 here its explanations "
-                "get head motion right 94 % of the time instead of 78 %)"})
+                "--learning_rate; 0 = keep the bridges as stages 1-2 aligned them (at a from-scratch LLM's learning "
+                "rate, stage 3 can erode what stage 1 taught the VECB; the demo model's card measures it)"})
     train_language_model: bool = field(default=True, metadata={
         "help": "without --use_peft: fine-tune the whole language model (off: bridges/projections only)"})
     feature_cache: str | None = field(default=None, metadata={
@@ -337,60 +335,55 @@ def make_collator(collator_class, processor, max_length, xargs=None, feature_cac
                           instruction=xargs.instruction)
 
 
+class XEmoGPTSFTTrainer(BridgeLearningRateMixin, SFTTrainer):
+    """`trl.SFTTrainer` whose VECB / AECB parameters can have a learning rate of their own.
+
+    On an accelerator the loss comes from TRL's fused LM head (per-token log-probs without materialising the
+    (B, L, V) logits). On CPU it comes from the full logits instead: TRL's chunked log-prob tiles are plain PyTorch
+    there and took ~90 ms of the demo model's ~300-ms step. The loss is the same either way (the answer tokens'
+    mean NLL, normalised as TRL does), and so are the logged `entropy` and `mean_token_accuracy`."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if next(model.parameters()).device.type != "cpu" or self.aux_loss_enabled:  # (MoE aux losses: TRL's path)
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        labels = inputs["labels"][:, 1:]
+        mask = labels != -100
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+        logits = outputs.logits[:, :-1].float()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
+        # as TRL normalises: by the answer tokens of the whole (accumulated, all-device) batch when it knows them
+        count = mask.sum() if num_items_in_batch is None else num_items_in_batch
+        loss = (nll * mask).sum() / torch.as_tensor(count).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+        self._log_token_metrics(logits, labels, mask)
+        return (loss, outputs) if return_outputs else loss
+
+    @torch.no_grad()
+    def _log_token_metrics(self, logits, labels, mask):
+        """TRL's `entropy` and `mean_token_accuracy` of the answer tokens, from the full logits."""
+        mode = "train" if self.model.training else "eval"
+        log_p = torch.log_softmax(logits[mask], -1)
+        valid = self.accelerator.gather_for_metrics(mask.sum()).sum()
+        entropy = self.accelerator.gather_for_metrics(-(log_p.exp() * log_p).sum()).sum()
+        correct = self.accelerator.gather_for_metrics((log_p.argmax(-1) == labels[mask]).sum()).sum()
+        self._metrics[mode]["entropy"].append((entropy / valid).item() if valid > 0 else 0.0)
+        self._metrics[mode]["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
+
+
 def build_sft_trainer(model, processor, args, train_dataset, eval_dataset=None, *, xargs=None, peft_config=None,
                       feature_cache=None, cached_modalities=None, callbacks=None):
     """An `XEmoGPTSFTTrainer` (a `trl.SFTTrainer` with the bridges' own learning rate, `xargs.bridge_learning_rate`)
     that feeds EmoCue rows through `XEmoGPTSFTCollator`."""
     collator = make_collator(XEmoGPTSFTCollator, processor, args.max_length, xargs, feature_cache, cached_modalities)
-    trainer = sft_trainer_class()(model=model, args=prepare_training_args(args), data_collator=collator,
+    trainer = XEmoGPTSFTTrainer(model=model, args=prepare_training_args(args), data_collator=collator,
                                   train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=processor,
                                   peft_config=peft_config, callbacks=callbacks)
     trainer.bridge_learning_rate = xargs.bridge_learning_rate if xargs is not None else None
     return trainer
 
 
-@functools.cache
-def sft_trainer_class():
-    """`XEmoGPTSFTTrainer`, defined on first use so that importing this module does not import TRL."""
-    from trl import SFTTrainer
-
-    class XEmoGPTSFTTrainer(BridgeLearningRateMixin, SFTTrainer):
-        """`trl.SFTTrainer` whose VECB / AECB parameters can have a learning rate of their own.
-
-        On an accelerator the loss comes from TRL's fused LM head (per-token log-probs without materialising the
-        (B, L, V) logits). On CPU it comes from the full logits instead: TRL's chunked log-prob tiles are plain PyTorch
-        there and took ~90 ms of the demo model's ~300-ms step. The loss is the same either way (the answer tokens'
-        mean NLL, normalised as TRL does), and so are the logged `entropy` and `mean_token_accuracy`."""
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if next(model.parameters()).device.type != "cpu" or self.aux_loss_enabled:  # (MoE aux losses: TRL's path)
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
-            labels = inputs["labels"][:, 1:]
-            mask = labels != -100
-            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
-            logits = outputs.logits[:, :-1].float()
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
-            # as TRL normalises: by the answer tokens of the whole (accumulated, all-device) batch when it knows them
-            count = mask.sum() if num_items_in_batch is None else num_items_in_batch
-            loss = (nll * mask).sum() / torch.as_tensor(count).clamp(min=1)
-            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-                loss = loss * (self.accelerator.num_processes // self.get_tp_size())
-            self._log_token_metrics(logits, labels, mask)
-            return (loss, outputs) if return_outputs else loss
-
-        @torch.no_grad()
-        def _log_token_metrics(self, logits, labels, mask):
-            """TRL's `entropy` and `mean_token_accuracy` of the answer tokens, from the full logits."""
-            mode = "train" if self.model.training else "eval"
-            log_p = torch.log_softmax(logits[mask], -1)
-            valid = self.accelerator.gather_for_metrics(mask.sum()).sum()
-            entropy = self.accelerator.gather_for_metrics(-(log_p.exp() * log_p).sum()).sum()
-            correct = self.accelerator.gather_for_metrics((log_p.argmax(-1) == labels[mask]).sum()).sum()
-            self._metrics[mode]["entropy"].append((entropy / valid).item() if valid > 0 else 0.0)
-            self._metrics[mode]["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
-
-    return XEmoGPTSFTTrainer
 
 
 # ---- generation + scores --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Helpers for training the bundled demo model `xemogpt-synth-tiny` on EmoCue-Synth, end to end on a CPU.
 
-`examples/scripts/train_demo_model.py` runs the stages; this module holds what the project's stage code does not
-cover: the tiny model's config, the tokenizer texts, per-frame / per-voice labels, encoder pretraining (there are
+`train_demo_model.py` (next to this file) runs the stages; this module holds what the project's stage code does not
+cover (it is the demo model's recipe, not library code): the tiny model's config, the tokenizer texts, per-frame / per-voice labels, encoder pretraining (there are
 no pretrained encoder weights offline, EMOCUE_SYNTH.md) and a wall-clock learning-rate schedule for the TRL stages.
 
 Encoder pretraining trains on what users feed the model: the frames and audio decoded from the SFT corpus' MP4s
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .synth.audio import SAMPLING_RATE, render_audio
-from .synth.corpus import FRAME_SIZE, synth_sample
-from .synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
-from .synth.video import expression_intensity, head_pose, render_frames
+from processing.synth.audio import SAMPLING_RATE, render_audio
+from processing.synth.corpus import FRAME_SIZE, synth_sample
+from processing.synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
+from processing.synth.video import expression_intensity, head_pose, render_frames
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -119,7 +119,7 @@ def corpus_texts(num: int, seed: int = 0) -> list[str]:
     """Texts of `num` training records (explanations, captions, subtitles, rejected) plus the fixed prompts."""
     from modeling_xemogpt.processing_xemogpt import CHAT_TEMPLATE, DEFAULT_INSTRUCTION
 
-    from .synth.record import rejected_explanation
+    from processing.synth.record import rejected_explanation
 
     texts = [DEFAULT_INSTRUCTION, CHAT_TEMPLATE, "Subtitle: (none)", "system user assistant Video: Audio:"]
     for i in range(num):
@@ -186,7 +186,7 @@ _PROCESSOR = {}  # the processor the decode workers use (inherited by fork)
 
 
 def _decode_row(args):
-    from .media import load_audio, sample_frames
+    from processing.media import load_audio, sample_frames
 
     path, factors_json, num_frames, max_seconds = args
     processor = _PROCESSOR["processor"]
@@ -478,7 +478,7 @@ def prefill_feature_cache(model, processor, dataset_dir, split: str, records, pi
     has already decoded: `pixels` (n, F, 3, S, S) = `processor.video_pixels(sample_frames(...))` and `mel` =
     `processor.audio_inputs(load_audio(...))` of each record, encoded in batches (the project's builder decodes and
     encodes audio one clip at a time: ~8 clips/s here, 150 s for this corpus)."""
-    from .training.feature_cache import _features_for, build_cache, default_cache_dir, media_cache_key
+    from processing.training.feature_cache import _features_for, build_cache, default_cache_dir, media_cache_key
 
     index = {row_id: i for i, row_id in enumerate(records["id"])}
     encoders = model.model
