@@ -28,7 +28,7 @@ from .timeline_media import (Window, iter_window_media, is_truncation, media_dur
                              subtitle_between)
 
 TIMELINE_CATEGORIES = ("visual", "auditory")  # the cues whose changes the timeline marks
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_BATCH_SIZE = 8
 
 
 @dataclass
@@ -143,7 +143,8 @@ class Timeline:
         for run in self.runs:
             first, last = run["windows"][0], run["windows"][-1]
             which = f"window {first}" if first == last else f"windows {first}-{last}"
-            lines.append(f"  {clock(run['start']):>9} - {clock(run['end']):<9} {run['emotion'] or '(none)':<13} {which}")
+            emotion = run["emotion"] or "(none)"
+            lines.append(f"  {clock(run['start']):>9} - {clock(run['end']):<9} {emotion:<13} {which}")
         changes = self.cue_changes
         lines.append(f"cue changes: {len(changes)}" + (":" if changes else ""))
         for change in changes:

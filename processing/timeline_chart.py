@@ -61,7 +61,8 @@ def timeline_svg(timeline: dict) -> str:
     for change in timeline["cue_changes"]:
         lines = []
         for category, added in change["added"].items():
-            lines += [f"{category} +{cue}" for cue in added] + [f"{category} -{cue}" for cue in change["removed"][category]]
+            lines += [f"{category} +{cue}" for cue in added]
+            lines += [f"{category} -{cue}" for cue in change["removed"][category]]
         at = x(change["time"])
         parts.append(f'<line class="cue-change" x1="{at:.1f}" x2="{at:.1f}" y1="{TICK_TOP}" '
                      f'y2="{TICK_TOP + TICK_HEIGHT}" stroke="#37474f" stroke-width="2">'
@@ -70,8 +71,9 @@ def timeline_svg(timeline: dict) -> str:
     parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{AXIS_TOP}" y2="{AXIS_TOP}" stroke="#90a4ae"/>')
     tick = 0.0
     while tick <= duration + 1e-6:
+        anchor = "start" if tick == 0 else "end" if x(tick) > WIDTH - RIGHT - 20 else "middle"  # labels stay inside
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{AXIS_TOP}" y2="{AXIS_TOP + 4}" '
-                     f'stroke="#90a4ae"/><text x="{x(tick):.1f}" y="{AXIS_TOP + 16}" text-anchor="middle" '
+                     f'stroke="#90a4ae"/><text x="{x(tick):.1f}" y="{AXIS_TOP + 16}" text-anchor="{anchor}" '
                      f'fill="#455a64">{clock(tick).rsplit(".", 1)[0]}</text>')
         tick += step
     legend_x = LEFT

@@ -101,6 +101,20 @@ def test_a_window_spanning_the_whole_clip_is_what_load_clip_gives(tmp_path):
     np.testing.assert_array_equal(item.audio, clip.audio)
 
 
+def test_windows_after_the_point_where_a_truncated_video_stops_are_left_out_with_a_note(tmp_path):
+    from processing.timeline_media import is_truncation, media_duration
+    from tests.media_fixtures import write_truncated
+
+    video = write_test_video(tmp_path / "full.mp4", seconds=30, fps=10, faststart=True)
+    cut = write_truncated(video, tmp_path / "cut.mp4", 0.5)  # declares 30 s, decodes about half
+    items = list(iter_window_media(cut, plan_windows(media_duration(cut), 8, 4), num_frames=4, sampling_rate=16000,
+                                   max_audio_seconds=6))
+    *decoded, marker = items
+    assert is_truncation(marker) and not any(is_truncation(item) for item in decoded)
+    assert 2 <= len(decoded) < 6 and marker.window.index == len(decoded)
+    assert "cut.mp4: the video decodes only up to" in marker.notes[0] and "are left out" in marker.notes[0]
+
+
 def test_srt_and_webvtt_lines_go_to_the_windows_they_overlap(tmp_path):
     srt = tmp_path / "a.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:05,000\nHello there.\n\n2\n00:00:05,000 --> 00:00:10,500\n"
