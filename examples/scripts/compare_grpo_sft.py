@@ -113,11 +113,22 @@ def compare(measured: dict[str, dict[str, np.ndarray]], pairs, seed: int = 0) ->
     return out
 
 
-def training_summary(folder: Path) -> dict:
-    state = json.loads((folder / "trainer_state.json").read_text()) if (folder / "trainer_state.json").exists() else {}
-    logs = [e for e in state.get("log_history", []) if "loss" in e]
-    return {"steps": state.get("global_step"), "first_log": logs[0] if logs else None,
-            "last_log": logs[-1] if logs else None}
+def training_summary(log: Path) -> dict:
+    """Steps, runtime and the first / last logged values of a run, from the dicts its trainer printed."""
+    import ast
+
+    entries = [ast.literal_eval(line[line.index("{"):]) for line in log.read_text(errors="replace").splitlines()
+               if line.lstrip().startswith("{'")]
+    steps = [e for e in entries if "loss" in e]
+    final = next((e for e in entries if "train_runtime" in e), {})
+    keep = [k for k in (steps[0] if steps else {}) if k.startswith(("loss", "rewards/", "kl", "reward", "completions/mean"))]
+
+    def mean(rows):
+        return {k: round(float(np.mean([float(r[k]) for r in rows if k in r])), 4) for k in keep}
+
+    return {"optimizer_steps": round(float(final.get("train_runtime", 0)) * float(final.get("train_steps_per_second", 0))),
+            "train_runtime_s": float(final.get("train_runtime", 0)), "logs": len(steps),
+            "first_5_logs_mean": mean(steps[:5]), "last_5_logs_mean": mean(steps[-5:])}
 
 
 def main(argv=None) -> int:
@@ -174,7 +185,7 @@ def main(argv=None) -> int:
         "start": args.start, "budget_seconds": args.budget, "learning_rate": args.learning_rate,
         "eval_clips": {"test": args.eval_per_split, "compositional": args.eval_per_split, "total": n_eval},
         "train_prompts": args.train_samples,
-        "training": {m: training_summary(out / m) for m in ("sft", "grpo")},
+        "training": {m: training_summary(out / f"{m}.log") for m in ("sft", "grpo")},
         "samples": {name: [{"id": r["id"], "generated": t} for r, t in list(zip(records, ts))[:3]]
                     for name, ts in texts.items()},
         "measurements": {"emotion": "emotion accuracy", "exact_visual / exact_auditory": "micro F1 of the exact "

@@ -125,20 +125,25 @@ def grpo_finding(model_dir: Path) -> str:
         entry = data["systems"][system][key]
         return f"{entry['value']:.3f} ({entry['ci95'][0]:.3f}-{entry['ci95'][1]:.3f})"
 
-    rows = "; ".join(f"{label} {value('start', key)} -> SFT {value('continued SFT', key)} / GRPO {value('GRPO', key)}"
-                     for key, label in names.items())
-    differences = data["differences"]["GRPO - continued SFT"]
-    outside = [f"{names[k]} {v['value']:+.3f} ({v['ci95'][0]:+.3f} to {v['ci95'][1]:+.3f})"
-               for k, v in differences.items() if v["outside_interval"]]
-    verdict = (f"GRPO - SFT outside the 95 % interval: {'; '.join(outside)}" if outside
-               else "no GRPO - SFT difference is outside its 95 % interval")
-    steps = {m: data["training"][m]["steps"] for m in ("sft", "grpo")}
+    rows = "; ".join(f"{label}: start {value('start', key)} -> SFT {value('continued SFT', key)} / GRPO "
+                     f"{value('GRPO', key)}" for key, label in names.items())
+    verdicts = []
+    for pair, differences in data["differences"].items():
+        outside = [f"{names[k]} {v['value']:+.3f} ({v['ci95'][0]:+.3f} to {v['ci95'][1]:+.3f})"
+                   for k, v in differences.items() if v["outside_interval"]]
+        verdicts.append(f"{pair}: {'; '.join(outside) if outside else 'none'}")
+    verdict = "Differences whose 95 % interval excludes 0 — " + "; ".join(verdicts)
+    steps = {m: data["training"][m]["optimizer_steps"] for m in ("sft", "grpo")}
+    rewards = {k.split("/")[1]: (data["training"]["grpo"]["first_5_logs_mean"][k],
+                                 data["training"]["grpo"]["last_5_logs_mean"][k])
+               for k in data["training"]["grpo"]["first_5_logs_mean"] if k.startswith("rewards/") and k.endswith("/mean")}
+    trend = ", ".join(f"{name} {a:.2f} -> {b:.2f}" for name, (a, b) in rewards.items())
     text = f"""* GRPO with cue rewards (`xemogpt train grpo`: emotion, EmoCue-360 cue F1, invented cues, format) vs continued SFT,
   both from this model, {data['budget_seconds']:.0f} s of training each, run side by side (SFT {steps['sft']} steps of 8
   clips, GRPO {steps['grpo']} steps of 2 clips x 4 samples; learning rate {data['learning_rate']:g}), on
   {data['eval_clips']['total']} held-out clips ({data['eval_clips']['test']} test + {data['eval_clips']['compositional']}
-  compositional; paired bootstrap; `examples/scripts/compare_grpo_sft.py`, grpo_vs_sft.json): start {rows}.
-  {verdict}."""
+  compositional; paired bootstrap; `examples/scripts/compare_grpo_sft.py`, grpo_vs_sft.json). {rows}. {verdict}.
+  GRPO's sampled rewards, first vs last 5 logged steps: {trend}."""
     import textwrap
 
     return "\n" + textwrap.fill(" ".join(text.split()), width=118, subsequent_indent="  ", break_on_hyphens=False)
