@@ -40,6 +40,11 @@ LOCAL_WHISPER = REPO_ROOT / ".cache" / "whisper-tiny.en"  # make whisper (exampl
 OFF = "none"
 # Below this RMS level (-60 dBFS) a track is silent: Whisper invents text for silence (". . . ."), so it is not asked.
 SILENCE_RMS = 1e-3
+# Whisper's own no-speech probability (its `<|nocaptions|>` / `<|nospeech|>` token right after start-of-transcript,
+# as OpenAI's decoder reads it) above which a track holds no speech: Whisper otherwise writes a stock line ("Thank
+# you.") for wordless voices. Measured with tiny.en: espeak-ng sentences 0.09-0.20 (10), EmoCue-Synth's wordless
+# voices 0.39-0.82 (30 clips + the Space's 3 examples).
+NO_SPEECH_PROB = 0.3
 MAX_TRANSCRIPT_TOKENS = 128  # a 12-s clip says ~40 words; bounds the time a hallucinating decoder can take
 NO_MODEL_NOTE = (
     "no subtitle given and no speech-recognition model available: explaining from the media only (transcribe the "
@@ -151,7 +156,7 @@ class Transcriber:
                 while len(_TRANSCRIPTS) > _TRANSCRIPTS_KEPT:
                     _TRANSCRIPTS.popitem(last=False)
         if not _WORD.search(text):
-            return Transcript(None, None, f"no subtitle given and {self.name} heard no words in the audio: "
+            return Transcript(None, None, f"no subtitle given and {self.name} heard no speech (no words) in the audio: "
                                           "explaining from the media only")
         return Transcript(text, source, f"no subtitle given: the subtitle is the speech {source}")
 
@@ -165,10 +170,32 @@ class Transcriber:
 
             divisor = gcd(int(sampling_rate), int(target))
             audio = resample_poly(audio, target // divisor, int(sampling_rate) // divisor).astype(np.float32)
+        if no_speech_probability(pipe, audio) > NO_SPEECH_PROB:
+            return ""
         with _quiet_transformers():
             out = pipe({"raw": audio, "sampling_rate": target},
                        generate_kwargs={"max_new_tokens": MAX_TRANSCRIPT_TOKENS})
         return " ".join((out.get("text") or "").split())
+
+
+def no_speech_probability(pipe, audio: np.ndarray) -> float:
+    """Whisper's probability that `audio` (at the feature extractor's rate) holds no speech: its no-speech token
+    after start-of-transcript, on the first 30 s. 0.0 for a model that is not Whisper or has no such token."""
+    import torch
+
+    model, tokenizer = pipe.model, pipe.tokenizer
+    if getattr(model.config, "model_type", None) != "whisper":
+        return 0.0
+    token = next((tokenizer.convert_tokens_to_ids(t) for t in ("<|nocaptions|>", "<|nospeech|>")
+                  if tokenizer.convert_tokens_to_ids(t) not in (None, tokenizer.unk_token_id)), None)
+    if token is None:
+        return 0.0
+    rate = pipe.feature_extractor.sampling_rate
+    features = pipe.feature_extractor(audio[: 30 * rate], sampling_rate=rate, return_tensors="pt").input_features
+    start = torch.tensor([[model.generation_config.decoder_start_token_id]], device=model.device)
+    with torch.no_grad():
+        logits = model(input_features=features.to(model.device, model.dtype), decoder_input_ids=start).logits
+    return float(logits[0, -1].float().softmax(-1)[token])
 
 
 def normalize_words(text: str) -> list[str]:

@@ -140,3 +140,20 @@ def test_the_same_speech_is_transcribed_once(whisper_model, speech_clip, monkeyp
     assert calls == []
     assert Transcriber(str(whisper_model)).transcribe(audio[: len(audio) // 2], 16000).text == "Something else."
     assert calls == [16000]
+
+
+def test_a_wordless_voice_gets_no_invented_subtitle(whisper_model, speech_clip, capsys):
+    """EmoCue-Synth's voices hum without words; Whisper alone writes a stock line for them ("Thank you."). Its own
+    no-speech probability keeps them without a subtitle while real speech still passes."""
+    from processing.asr import NO_SPEECH_PROB, _load_pipeline, no_speech_probability
+    from processing.media import load_clip
+    from tests.conftest import REPO_ROOT
+
+    pipe = _load_pipeline(str(whisper_model))
+    voices = [REPO_ROOT / "examples" / "clips" / "demo.mp4", *sorted((REPO_ROOT / "spaces_demo" / "examples").glob("*.mp4"))]
+    for path in voices:
+        assert no_speech_probability(pipe, load_clip(path).audio) > NO_SPEECH_PROB, path
+    assert no_speech_probability(pipe, load_clip(speech_clip).audio) < NO_SPEECH_PROB
+    data, _ = explain_json(capsys, voices[0], "--asr", whisper_model)
+    assert data["subtitle"] == "" and data["subtitle_source"] is None
+    assert any("heard no speech" in note for note in data["notes"])

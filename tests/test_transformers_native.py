@@ -171,6 +171,13 @@ loss.backward()
 record = [len(units), round(float(loss.detach()), 5), *model.lm_head.weight.to_local().shape]
 with open(f"rank{dist.get_rank()}.txt", "w") as file:  # one file per rank: their stdout would interleave
     file.write(" ".join(map(str, record)))
+# Teardown as `xemogpt train` ends (processing/training/optim.py end_training): every collective finished on both
+# ranks and the sharded model (its pending gloo work) freed before the process group goes; left to interpreter exit,
+# gloo's worker threads can be destroyed while joinable ("terminate called without an active exception").
+dist.barrier()
+del model, loss, inputs
+import gc
+gc.collect()
 dist.destroy_process_group()
 """
 
