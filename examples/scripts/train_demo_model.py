@@ -64,6 +64,12 @@ def card_metadata(model_dir: Path):
                       if evaluation.is_file() else None))
 
 
+def _result(model_dir: Path, name: str) -> dict | None:
+    """A result file the evaluation scripts wrote into the model folder, or None when it is not there."""
+    path = model_dir / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _share(entry: dict | None, key: str = "attributed_share") -> str:
     return "n/a" if not entry or entry.get(key) is None else f"{100 * entry[key]:.1f} %"
 
@@ -71,10 +77,9 @@ def _share(entry: dict | None, key: str = "attributed_share") -> str:
 def attribution_finding(model_dir: Path) -> str:
     """The findings line on modality attribution, from `model_dir`'s attribution.json (measure_attribution.py writes
     it); "" when there is none."""
-    path = model_dir / "attribution.json"
-    if not path.exists():
+    data = _result(model_dir, "attribution.json")
+    if data is None:
         return ""
-    data = json.loads(path.read_text())
     cues, emotion = data["overall"]["cues"], data["overall"]["emotion"]
     splits = ", ".join(f"{n} {s}" for s, n in data["corpus"]["splits"].items())
 
@@ -113,10 +118,9 @@ def attribution_finding(model_dir: Path) -> str:
 def grpo_finding(model_dir: Path) -> str:
     """The findings line on GRPO vs continued SFT, from `model_dir`'s grpo_vs_sft.json (compare_grpo_sft.py writes
     it); "" when there is none."""
-    path = model_dir / "grpo_vs_sft.json"
-    if not path.exists():
+    data = _result(model_dir, "grpo_vs_sft.json")
+    if data is None:
         return ""
-    data = json.loads(path.read_text())
     names = {"emotion": "emotion accuracy", "exact_visual": "exact visual F1", "exact_auditory": "exact auditory F1",
              "emocue360_visual": "EmoCue-360 visual F1", "emocue360_auditory": "EmoCue-360 auditory F1",
              "invented": "invented cues per clip"}
