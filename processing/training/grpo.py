@@ -55,9 +55,8 @@ class XEmoGPTGRPOTrainer(BridgeLearningRateMixin, GRPOTrainer):
     TRL shuffles and splits into steps (`_generate_and_score_completions`), and from the batch of a step into each
     forward (`compute_loss` → `_get_per_token_logps_and_entropies`). All are indexed by row: one clip per prompt."""
 
-    _media: dict[str, torch.Tensor] = {}
-
     def __init__(self, model, *args, **kwargs):
+        self._media: dict[str, torch.Tensor] = {}  # the media rows of the batch being generated or scored
         # TRL suppresses `model.config.image_token_id` in sampling (a sampled media marker would have no media); ours
         # are the video and audio markers. It is set only while TRL builds its generation config.
         config = model.config
