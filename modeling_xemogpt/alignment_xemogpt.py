@@ -27,8 +27,6 @@ from typing import Literal
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AutoModel
-from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from transformers.utils import ModelOutput
 
 from .configuration_xemogpt import XEmoGPTConfig
@@ -37,6 +35,7 @@ from .modeling_xemogpt import (
     VideoEmotionalCueBridge,
     XEmoGPTModel,
     XEmoGPTPreTrainedModel,
+    build_audio_tower,
     build_vision_tower,
 )
 
@@ -200,10 +199,7 @@ class XEmoGPTCueAlignmentModel(nn.Module):
             self.video_bridge = VideoEmotionalCueBridge(config)
         else:
             if config.with_encoders:
-                if config.audio_input_kind == "mel":
-                    self.audio_tower = WhisperEncoder(config.audio_config)
-                else:
-                    self.audio_tower = AutoModel.from_config(config.audio_config)
+                self.audio_tower = build_audio_tower(config)
             self.audio_bridge = AudioEmotionalCueBridge(config)
 
     def frozen_encoders(self) -> list[nn.Module]:

@@ -73,6 +73,14 @@ def audio_token_lengths(valid_frames: torch.Tensor, stride: int) -> torch.Tensor
     return torch.div(valid_frames + stride - 1, stride, rounding_mode="floor")
 
 
+def build_audio_tower(config: XEmoGPTConfig) -> nn.Module:
+    """The audio encoder: a Whisper-style encoder on log-mel features (`audio_input_kind="mel"`), else the
+    waveform encoder `AutoModel` builds for `audio_config` (HuBERT, wav2vec2, ...)."""
+    if config.audio_input_kind == "mel":
+        return WhisperEncoder(config.audio_config)
+    return AutoModel.from_config(config.audio_config)
+
+
 def build_vision_tower(config: XEmoGPTConfig) -> nn.Module:
     """The frame encoder: `CLIPVisionModel` for a CLIP vision config (published parameter names), else the
     backbone `AutoModel` builds for `vision_config` (SigLIP vision, ResNet, ConvNeXt, ...)."""
@@ -262,10 +270,7 @@ class XEmoGPTModel(XEmoGPTPreTrainedModel):
     def __init__(self, config: XEmoGPTConfig):
         super().__init__(config)
         self.vision_tower = build_vision_tower(config)
-        if config.audio_input_kind == "mel":
-            self.audio_tower = WhisperEncoder(config.audio_config)
-        else:
-            self.audio_tower = AutoModel.from_config(config.audio_config)
+        self.audio_tower = build_audio_tower(config)
         self.video_bridge = VideoEmotionalCueBridge(config)
         self.audio_bridge = AudioEmotionalCueBridge(config)
         text_hidden = config.text_config.hidden_size
