@@ -49,7 +49,7 @@ from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEm
 from modeling_xemogpt.processing_xemogpt import ORIGINAL_PROMPT  # noqa: E402
 from processing.media import load_clip  # noqa: E402
 from processing.predict import prompt_length  # noqa: E402
-from processing.tokenizers import qwen3_tokenizer  # noqa: E402
+from processing.tokenizers import media_token_ids, qwen3_tokenizer, set_generation_tokens  # noqa: E402
 from tests.media_fixtures import write_test_video  # noqa: E402
 from common import AUDIO, VISION  # noqa: E402  (benchmarks/common.py)
 
@@ -64,12 +64,10 @@ def build_model(dtype=torch.bfloat16):
     tokenizer = qwen3_tokenizer()
     config = XEmoGPTConfig(vision_config=VISION, audio_config=AUDIO,
                            text_config={**TEXT, "vocab_size": len(tokenizer)}, prompt_style="original",
-                           video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
-                           audio_token_id=tokenizer.convert_tokens_to_ids("<|audio|>"))
+                           **media_token_ids(tokenizer))
     torch.manual_seed(0)
     model = XEmoGPTForConditionalGeneration(config).to(dtype).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = None  # every run generates exactly --new-tokens tokens
+    set_generation_tokens(model, tokenizer, eos=None)  # every run generates exactly --new-tokens tokens
     return model, XEmoGPTProcessor.for_config(config, tokenizer)
 
 

@@ -59,14 +59,14 @@ def tiny_model_and_processor(seed: int = 0, audio: str = "hubert", vision: str =
 
     from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTProcessor
 
+    from .tokenizers import media_token_ids, set_generation_tokens
+
     tokenizer = tiny_tokenizer()
     config = tiny_config(audio=audio, vocab_size=len(tokenizer), vision=vision, **overrides)
-    config.video_token_id = tokenizer.convert_tokens_to_ids("<|video|>")
-    config.audio_token_id = tokenizer.convert_tokens_to_ids("<|audio|>")
+    for key, value in media_token_ids(tokenizer).items():
+        setattr(config, key, value)
     torch.manual_seed(seed)
-    model = XEmoGPTForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    model = set_generation_tokens(XEmoGPTForConditionalGeneration(config).eval(), tokenizer)
     processor = XEmoGPTProcessor.for_config(config, tokenizer)
     return model, processor
 

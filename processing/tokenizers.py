@@ -73,3 +73,17 @@ def qwen3_tokenizer():
     converter = TikTokenConverter(vocab_file=str(ranks), pattern=pattern, extra_special_tokens=QWEN3_SPECIAL_TOKENS + MEDIA_TOKENS)
     tokenizer_object = converter.converted()
     return _wrap(tokenizer_object, MEDIA_TOKENS)
+
+
+def media_token_ids(tokenizer) -> dict[str, int]:
+    """`XEmoGPTConfig(**media_token_ids(tokenizer))`: the ids of the tokenizer's `<|video|>` / `<|audio|>` markers."""
+    return {"video_token_id": tokenizer.convert_tokens_to_ids("<|video|>"),
+            "audio_token_id": tokenizer.convert_tokens_to_ids("<|audio|>")}
+
+
+def set_generation_tokens(model, tokenizer, eos: str | None = "<|im_end|>"):
+    """Pad with the tokenizer's pad token and stop at `eos` (the chat turn's end; None: never, every call generates
+    its full length, as the benchmarks and quantization tests want). Returns the model."""
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = None if eos is None else tokenizer.convert_tokens_to_ids(eos)
+    return model

@@ -13,6 +13,7 @@ from transformers import AutoModel, BitsAndBytesConfig  # noqa: E402
 import modeling_xemogpt  # noqa: E402,F401  (registers the Auto* classes)
 from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTModel, XEmoGPTProcessor  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
+from processing.tokenizers import media_token_ids, set_generation_tokens  # noqa: E402
 from processing.quantization import (  # noqa: E402
     load_quantized,
     memory_by_part,
@@ -48,8 +49,8 @@ def _train_small_model(steps=60, seed=0):
     for key, value in dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
                            head_dim=16).items():
         setattr(config.text_config, key, value)
-    config.video_token_id = tokenizer.convert_tokens_to_ids("<|video|>")
-    config.audio_token_id = tokenizer.convert_tokens_to_ids("<|audio|>")
+    for key, value in media_token_ids(tokenizer).items():
+        setattr(config, key, value)
     torch.manual_seed(seed)
     model = XEmoGPTForConditionalGeneration(config)
     processor = XEmoGPTProcessor.for_config(config, tokenizer)
@@ -67,8 +68,7 @@ def _train_small_model(steps=60, seed=0):
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = None  # always generate the full length
+    set_generation_tokens(model, tokenizer, eos=None)  # always generate the full length
     return model, processor
 
 

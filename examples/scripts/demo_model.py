@@ -26,6 +26,7 @@ from processing.synth.audio import SAMPLING_RATE, render_audio
 from processing.synth.corpus import FRAME_SIZE, synth_sample
 from processing.synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
 from processing.synth.video import expression_intensity, head_pose, render_frames
+from processing.tokenizers import media_token_ids
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -110,8 +111,7 @@ def build_config(settings: DemoSettings, tokenizer, **overrides):
                 pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
     kwargs = {**model_config_dict(settings), **overrides}
     return XEmoGPTConfig(
-        text_config=text, video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
-        audio_token_id=tokenizer.convert_tokens_to_ids("<|audio|>"), **kwargs,
+        text_config=text, **media_token_ids(tokenizer), **kwargs,
     )
 
 

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # demo_model.py
 
 import demo_model as dm  # noqa: E402  (examples/scripts/demo_model.py)
+from processing.tokenizers import set_generation_tokens  # noqa: E402
 
 RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
 COMMAND = "make demo-model  # = python examples/scripts/train_demo_model.py --output_dir examples/models/xemogpt-synth-tiny"
@@ -502,8 +503,7 @@ def main(argv=None) -> int:
         log("feature cache filled")
         t = mark("feature_cache", t)
         del mel, clip_pixels
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.generation_config.eos_token_id = config.text_config.eos_token_id
+        set_generation_tokens(model, tokenizer)  # pad, and stop at <|im_end|> (the text config's eos)
         model.generation_config.max_new_tokens = 200
         model.generation_config.do_sample = False
         save_pretrained_with_code(model, processor, base)
@@ -567,8 +567,7 @@ def main(argv=None) -> int:
     model = XEmoGPTForConditionalGeneration.from_pretrained(work / f"dpo{suffix}").eval()
     processor = XEmoGPTProcessor.from_pretrained(work / f"dpo{suffix}")
     tok = processor.tokenizer
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = model.config.text_config.eos_token_id
+    set_generation_tokens(model, tok)
     model.generation_config.max_new_tokens = 200
     model.generation_config.do_sample = False
     timings["total"] = time.perf_counter() - t0

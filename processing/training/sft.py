@@ -157,7 +157,7 @@ def build_model_from_config(config_file: str | Path, texts: Iterable[str], vocab
     `texts`. Returns (model, processor)."""
     from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor
 
-    from ..tokenizers import build_bpe_tokenizer
+    from ..tokenizers import build_bpe_tokenizer, media_token_ids, set_generation_tokens
 
     try:
         spec = json.loads(Path(config_file).read_text())
@@ -167,11 +167,8 @@ def build_model_from_config(config_file: str | Path, texts: Iterable[str], vocab
     text_config = dict(spec.pop("text_config"))
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     text_config.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=im_end)
-    config = XEmoGPTConfig(text_config=text_config, video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
-                           audio_token_id=tokenizer.convert_tokens_to_ids("<|audio|>"), **spec)
-    model = XEmoGPTForConditionalGeneration(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = im_end
+    config = XEmoGPTConfig(text_config=text_config, **media_token_ids(tokenizer), **spec)
+    model = set_generation_tokens(XEmoGPTForConditionalGeneration(config), tokenizer)
     return model, XEmoGPTProcessor.for_config(config, tokenizer)
 
 
