@@ -125,6 +125,9 @@ class Explainer:
         self.notes = list(notes or [])
         # A clip without a subtitle gets its speech transcribed by this `processing.asr.Transcriber` (None: not)
         self.transcriber = transcriber
+        # True: a transcriber that cannot load or run is an error (the CLI's user named it); False (the Space): a
+        # note, and the clip is explained from its media.
+        self.transcriber_required = True
         self.no_transcriber_note = "no subtitle given: explaining from the media only"
         self.generation_defaults = {"max_new_tokens": 256, "do_sample": False}
         self.generation_defaults.update(generation_defaults or {})
@@ -226,7 +229,14 @@ class Explainer:
             clip.notes.append(self.no_transcriber_note)
             return "", None
         start = time.perf_counter()
-        transcript = self.transcriber.transcribe(clip.audio, clip.sampling_rate)
+        try:
+            transcript = self.transcriber.transcribe(clip.audio, clip.sampling_rate)
+        except XEmoGPTError as exc:
+            if self.transcriber_required:
+                raise
+            clip.notes.append(f"no subtitle given and the speech could not be transcribed ({exc}): explaining from "
+                              "the media only")
+            return "", None
         clip.transcribe_seconds = time.perf_counter() - start
         clip.notes.append(transcript.note)
         return transcript.text or "", transcript.source

@@ -43,6 +43,18 @@ def default_model_source() -> str | None:
     return models[0] if models else None
 
 
+def default_asr_source() -> str | None:
+    """The speech-recognition model for clips given without a subtitle: `$XEMOGPT_ASR_MODEL` (`none`: off); else, in
+    a checkout, the converted Whisper folder (`make whisper`); else (an assembled Space) the front matter's Whisper
+    id among `models:`. None: clips without a subtitle are explained from their media, with a note."""
+    from processing.asr import ASR_MODEL_ENV, default_model
+
+    local = default_model()
+    if local is not None or os.environ.get(ASR_MODEL_ENV, "").strip():
+        return local
+    return next((m for m in front_matter_models()[1:] if "whisper" in m.lower()), None)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Settings
 
@@ -156,7 +168,9 @@ class ServedModel:
         if self.explainer.transcriber is None:  # clips without a subtitle: their speech, transcribed (processing/asr.py)
             from processing.asr import Transcriber
 
-            self.explainer.transcriber = Transcriber.default()
+            source = default_asr_source()
+            self.explainer.transcriber = None if source is None else Transcriber(source)
+        self.explainer.transcriber_required = False  # a Space whose speech model fails still explains, with a note
         if self.is_random:
             self.source = None  # the random fallback: nothing worth quantizing
             _words_only(self.explainer)
@@ -194,6 +208,7 @@ class ServedModel:
             if self._quantized is None:
                 self._quantized = Explainer.load(self.source, load_in_4bit=True, trust_remote_code=True)
                 self._quantized.transcriber = self.explainer.transcriber
+                self._quantized.transcriber_required = False
         return self._quantized
 
 

@@ -142,7 +142,7 @@ def test_every_card_we_ship_parses_with_its_hub_metadata():
     assert {c["config_name"] for c in dataset["configs"]} == {"default", "messages", "preference"}
     assert dataset["license"] and dataset["task_categories"] and dataset["dataset_info"]["features"]
     space = ModelCard.load(root / "spaces_demo" / "README.md").data.to_dict()  # Space cards share the parser
-    assert space["sdk"] == "gradio" and space["models"] == ["xemogpt/xemogpt-synth-tiny"]
+    assert space["sdk"] == "gradio" and space["models"] == ["xemogpt/xemogpt-synth-tiny", "openai/whisper-tiny.en"]
 
 
 def test_an_evaluation_file_of_another_format_is_refused_not_an_empty_table(tmp_path, capsys):

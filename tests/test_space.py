@@ -291,3 +291,35 @@ def test_a_model_that_does_not_load_gives_a_page_that_says_so_not_another_model(
     assert demo.xemogpt_model is None
     banner = next(block.value for block in demo.blocks.values() if getattr(block, "elem_id", None) == "model-banner")
     assert "cannot explain clips right now: its model did not load" in banner and "not-published-yet" in banner
+
+
+def test_the_speech_model_is_the_env_the_local_whisper_else_the_front_matters_whisper_id(monkeypatch, tmp_path):
+    import processing.asr as asr
+
+    serving = load_space_module("serving")
+    monkeypatch.setattr(asr, "LOCAL_WHISPER", tmp_path / "not-converted")  # an assembled Space: no local folder
+    monkeypatch.delenv("XEMOGPT_ASR_MODEL", raising=False)
+    assert serving.default_asr_source() == "openai/whisper-tiny.en"  # the front matter's Whisper id
+    monkeypatch.setenv("XEMOGPT_ASR_MODEL", "none")
+    assert serving.default_asr_source() is None
+    monkeypatch.setenv("XEMOGPT_ASR_MODEL", "org/whisper-small")
+    assert serving.default_asr_source() == "org/whisper-small"
+
+
+def test_a_speech_model_that_cannot_load_leaves_the_clip_without_subtitle_in_the_space_not_in_the_cli(tmp_path):
+    """The Space explains from the media and says why; the CLI's user named the model, so it is their error."""
+    from processing.asr import Transcriber
+    from processing.errors import XEmoGPTError
+    from tests.media_fixtures import write_test_video
+
+    clip = write_test_video(tmp_path / "c.mp4", seconds=1.0, fps=8, size=(32, 32))
+    serving = load_space_module("serving")
+    served = serving.ServedModel(tiny_explainer())
+    served.explainer.transcriber = Transcriber(str(tmp_path / "no-such-whisper"))
+    _, prepared, _ = served.explainer.prepare(clip)
+    assert prepared.subtitle == "" and prepared.subtitle_source is None
+    assert any("could not be transcribed" in note and "no-such-whisper" in note for note in prepared.notes)
+    cli = tiny_explainer()
+    cli.transcriber = Transcriber(str(tmp_path / "no-such-whisper"))
+    with pytest.raises(XEmoGPTError, match="no-such-whisper"):
+        cli.prepare(clip)
