@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # demo_model.py
 
 import demo_model as dm  # noqa: E402  (examples/scripts/demo_model.py)
+from hub_cards import DEMO_MODEL_CARD_TEMPLATE  # noqa: E402
 from processing.tokenizers import set_generation_tokens  # noqa: E402
 
 RECIPES = ROOT / "examples" / "recipes" / "synth-tiny"
@@ -155,176 +156,19 @@ def grpo_finding(model_dir: Path) -> str:
 
 
 def model_card(settings, timings, log_info, model_dir=None) -> str:
-    """The model folder's README.md; its results section is `model_dir`'s RESULTS.md (evaluate_demo_model.py writes
-    it) when there is one."""
-    results = Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny") / "RESULTS.md"
-    table = results.read_text() if results.exists() else "(run examples/scripts/evaluate_demo_model.py)\n"
-    stage_times = {k: round(v) for k, v in timings.items() if k not in ("total", "parameters")}
-    return f"""---
-{card_metadata(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny")).to_yaml()}
----
-# xemogpt-synth-tiny
-
-A **toy** XEmoGPT (~{timings['parameters'] / 1e6:.1f} M parameters) trained from scratch, on a 2-core CPU, only on
-**EmoCue-Synth** — procedurally drawn faces and wordless synthetic voices. It exists so that `make demo`,
-`xemogpt explain` and the Space work offline, and so that the cue-perception study has a model to study.
-**It is not an emotion recognition model**: on real people and real speech its output is meaningless.
-
-Architecture: a tiny ResNet frame encoder (3 stages 32/48/64, {settings.image_size} px; its pooled output is the frame
-vector, `vision_feature_pooling="pooler_output"`; a tiny CLIP ViT learned the face cues ~10x slower per step on this
-CPU) and a Whisper-style log-mel encoder (d_model 64, 2 layers, 80 mels, {settings.max_audio_seconds:g}-s window), both
-pretrained on EmoCue-Synth's static labels and frozen; VECB (position table + 2 CLIP layers of width 64), AECB
-(2 Whisper layers, order-keeping pooling by {settings.audio_token_stride} -> 5 audio tokens/s); Qwen3 decoder
-(hidden {settings.text_hidden}, {settings.text_layers} layers) with a {settings.vocab_size}-token byte-level BPE
-trained on the corpus texts. The published model uses CLIP ViT-L/14 (`vision_feature_pooling="cls"`): same code.
-
-Training ({settings.num_train_clips} EmoCue-Synth training clips written as MP4 and decoded like user input):
-encoder pretraining on static labels ({settings.vision_bank_frames} fresh frame renders + {settings.audio_bank_voices}
-fresh voices, next to the decoded corpus) -> frozen -> stage 1 (VECB alignment, `xemogpt train align-video`) ->
-stage 2 (AECB alignment, `align-audio`) -> SFT (TRL, cached features) -> DPO (TRL), with the project's
-`examples/recipes/synth-tiny/` recipes. Every stage runs a fixed number of optimizer steps (wall-clock limits are
-only safety stops), so the result does not depend on how busy the CPU is.
-
-Encoder probes on held-out validation clips after pretraining: `{json.dumps(log_info.get('probes', {}))}`
-
-## Findings (what limits it, and how the recipe got here)
-
-* Vision: a tiny CLIP ViT trained from scratch here reached held-out mouth / brows / eyes 0.58 / 0.64 / 0.59 after
-  1000 steps; a tiny ResNet of the same size 0.95 / 0.99 / 0.93 (30 k fresh renders, batch 64). Hence the ResNet.
-* Training clips matter most for the reasoning. Same frozen encoders, same 1000 SFT steps, 100 held-out clips per
-  split: 1200 -> 2400 training clips took test emotion 83 -> 91 %, compositional 67 -> 79 %, and the share of
-  explanations whose conclusion follows the rules applied to their own stated cues 79 -> 91 % (test). This model
-  uses {settings.num_train_clips} (the corpus is the largest cost of `make demo-model` after SFT).
-* Head motion is in the frozen frame vectors (a linear probe on their per-clip mean / std / frame-to-frame change
-  tells still / nod / shake / turn away apart at 0.95 on the validation clips), but a VECB with full attention read
-  it poorly: its 2 CLIP layers reached ~0.75-0.80 on stage 1's nod / shake frame order where a 1-D convolution on the
-  same cached frame vectors reached 0.93-0.97 (`examples/scripts/probe_frame_order.py`); the full-attention model of
-  2026-12-02 got head motion right in 58 % of test clips. What the VECB lacked is locality: it attends to +-1
-  neighbouring frames (`vecb_attention_window: 1`) and stage 1's order head max-pools over time (2026-12-03 model:
-  head motion 58 -> 76 %, emotion 88 -> 95 %, 100 test clips).
-* SFT then eroded part of what stage 1 taught the VECB: at SFT's learning rate (2e-3) a held-out linear probe for head
-  motion on the VECB's output fell from 0.985 after stage 1 to 0.942 after SFT + DPO. Same stage 1-2 outputs, same
-  1000 SFT steps, head motion in the explanations (100 test / compositional clips): bridges trained 78 / 75 %, at 0.1x
-  the learning rate 94 / 88 %, VECB frozen 94 / 92 %. This model keeps both bridges as stages 1-2 left them in SFT and
-  DPO (`bridge_learning_rate: 0`; their projections and the LLM train). With the freed time it trains on 4800 clips
-  instead of 3600. 150 held-out clips per split, 2026-12-03 model (bridges trained, 3600 clips) -> frozen bridges,
-  3600 clips -> frozen bridges, 4800 clips (this model): head motion 80 -> 92 -> 90 %, eyes 87 -> 90 -> 92 %, exact
-  visual F1 0.884 -> 0.937 -> 0.925, test emotion 93.3 -> 90.0 -> 92.7 %, conclusion follows its own cues 92 -> 90 ->
-  93 %, compositional emotion 83.3 -> 81.3 -> 81.3 %, voice tremor 90 -> 89 -> 83 %.
-* What still limits it is the reasoning, not the perception: on the test split the cues it states imply the true
-  emotion in 96 % of clips, but the conclusion follows them in 93 %; on the compositional split (cue combinations
-  never seen in training) 91 % and 87 %. The failures are in the intermediate readings: the stated cues are right,
-  the face or voice reading drawn from them is not (e.g. furrowed brows + narrowed eyes, rule V5: angry, read as
-  worried); of the 19 failures in the first 100 clips per split, 11 have a wrong face reading, 11 a wrong voice
-  reading. The 3-layer, 128-wide LLM learns the rules from data only; more clips never hurt (1200 -> 2400 -> 3600 ->
-  4800; the last step is noise-sized), a cosine learning-rate
-  decay did not help (test emotion 84 % vs 89 %, 3600 clips, 100 clips per split). Neither, clearly, did SFT rows
-  without media (explanations of freshly drawn training-distribution factors, subtitle-only prompts) next to the 4800
-  clips, same 1000 steps, 150 clips per split: +1200 such rows, conclusion follows its cues 92.7 -> 96.0 % (test) and
-  86.7 -> 89.3 % (compositional), but emotion 92.7 -> 90.0 % test, 81.3 -> 84.0 % compositional; +4800 rows, the
-  perception lost more (exact visual F1 0.925 -> 0.862, emotion 85.3 %); +4800 rows with the loss on their
-  reading / conclusion sentences only, worse still (emotion 82.7 %, conclusion follows 90.7 %).
-* Ablations of this model (RESULTS.md; same corpus, frozen encoders and optimizer steps, 500 clips per split): without
-  the VECB head motion falls 95.2 -> 57.8 % and test emotion 93.6 -> 90.8 %, but the direction of change does not fall
-  (98.0 % with it, 98.7 % without): the frame tokens reach the LLM in order and its rotary positions carry that order,
-  so that ablation cannot remove it (the same held for the 2026-12-04 build: 98.7 vs 98.0 %). With the frame tokens
-  also shuffled at every forward pass (`--variant no_vecb_shuffled`, `video_token_order="shuffled"`: no order reaches
-  the LLM) the direction of change falls to 59.0 % (58.1 % compositional; chance 50 %), head motion to 59.0 %,
-  dynamics to 75.4 %, test emotion 90.8 %. Without the AECB test
-  emotion is 91.8 % (89.2-94.0), inside this model's interval (91.2-95.6): frozen after stage 2, it adds little the
-  projection of the frozen audio encoder's frames lacks. Subtitle only: 18 % emotion, about chance over 7 emotions.
-* The numbers above were measured on 100-150 clips per split, where one recipe varied by about +-3 points of emotion
-  accuracy between runs and the 95 % sampling interval alone is about +-5 points. Since 2026-12-04 the study uses 500
-  clips per split (interval about +-3 points; the results table gives a bootstrap interval next to emotion accuracy
-  and the exact cue F1s). On those, test emotion was 89.2 % (86.4-92.0) and compositional 82.8 %
-  (79.2-86.0) for the previous model (1300 vision / 1500 audio pretraining steps; 92.7 / 81.3 % on 150 clips).
-* Where that model's errors were (500 clips per split): a wrong emotion is a perception error when the cues the explanation
-  states already imply another emotion under the corpus rules (4.8 % of test clips, 7.0 % compositional; the weakest
-  factors are voice tremor 87 % and eyes 90 %), a reasoning error when they imply the true emotion but the conclusion
-  does not follow them (6.0 / 10.2 %). Most reasoning errors sit in the intermediate readings and are wrong for the
-  clip's true cues too: the face reading angry <-> worried (furrowed brows with or without narrowed eyes / a pressed
-  mouth, rules V5 / V7), the voice reading among sad / worried / neutral / angry.
-* SFT variations from that model's stage 1-2 output (same corpus and frozen encoders), test / compositional emotion on
-  500 clips per split: its recipe 89.2 / 82.8; another SFT seed 88.8 / 82.0; learning rate 3e-3 87.8 / 82.6; 1500
-  steps instead of 1000 91.0 / 83.8 (~+130 s of build); a 4-layer LLM 89.0 / 83.0; 200 steps on 2400 media-free rows
-  before the media rows 90.4 / 82.0; 600 steps on 9600 such rows first 90.2 / 81.4 (reasoning errors 6.0 -> 3.6 % of
-  test clips and 10.2 -> 5.8 % compositional, but perception errors 4.8 -> 6.2 % and 7.0 -> 12.8 %: the media-free rows
-  teach the LLM a prior over cue combinations, and on unseen combinations it overrides what the clip shows); the same
-  with the loss on their reading / conclusion sentences only 87.6 / 80.8 (reasoning 3.6 / 7.2 %, perception 8.8 /
-  11.8 %: the media phase then learns the perception worse). None moves emotion by more than about 2 points: the
-  recipe sat at 88-91 % test with those encoders.
-* What moved it was the perception: longer encoder pretraining, 1300 -> 2000 vision steps and 1500 -> 2500 audio steps,
-  the rest of the recipe unchanged (this model's recipe; the numbers are of its first build, 2026-12-04). Held-out
-  encoder probes: mouth 0.936 -> 0.984, eyes 0.922 -> 0.914, voice tremor 0.775 -> 0.975 (40 validation voices). 500
-  clips per split, in the explanations: eyes 90 -> 95 %, voice tremor 87 -> 98 %, mouth 96 -> 98 %; exact visual /
-  auditory F1 0.932 / 0.963 -> 0.965 / 0.987; test emotion 89.2 -> 94.0 % (91.8-96.2), compositional 82.8 -> 88.0 %
-  (85.0-90.8); wrong emotions from perception 4.8 -> 2.6 % of test clips, from reasoning 6.0 -> 3.4 % (the LLM follows
-  cleaner cues better: 92.0 -> 94.6 %). The cost: vision +26 s, audio +61 s of build. Still short: test emotion (95 %
-  lies inside the interval, the estimate is 1 point under it), compositional 6.0 points under test (reasoning errors
-  8.6 % there: the unseen cue combinations).
-* Where the 95 % test target sits (2026-12-05): the cues the 2026-12-04 build states imply the true emotion in 95.6 %
-  of the test clips (95.0 % compositional; this build 95.0 / 94.8 %), so even a perfect reasoner over its own cues
-  stays at about 95 %; the factors it perceives worst are eyes (95 %) and head motion (95-96 %). The target needs
-  better frame perception (eyes are a few pixels tall at 64 px), not only better reasoning. A first step, 3000 vision
-  pretraining steps instead of 2000 (+47 s of build, so over the 15 minutes), same corpus and the rest of this recipe:
-  held-out eyes probe 0.914 -> 0.956, eyes in the explanations 95 -> 97 % (test), own cues imply the true emotion
-  95.0 -> 95.4 % (test) and 94.8 -> 97.0 % (compositional), but emotion 93.2 % test / 90.4 % compositional (head
-  motion 95 -> 93 %): inside the run-to-run noise, not adopted.
-* The reasoning is under-fitted, not over-fitted: on 300 of its own training clips that build's conclusion follows
-  its stated cues in 96 % of clips (98 % after 1500 SFT steps). SFT variations from the same stage 1-2 output, 500
-  clips per split, test / compositional emotion (and the share of conclusions that follow the model's own cues, both
-  splits pooled): the recipe, 1000 steps, 94.0 / 88.0 (92.0 %); 1300 steps 94.8 / 89.4 (93.1 %); 1500 steps 93.8 / 90.4
-  (93.1 %; before DPO 94.6 / 90.0); the loss on the explanation's "Overall, ..." inference weighted x2 at 1300 steps
-  92.8 / 91.6 (94.7 %), x2 at 1000 steps 91.2 / 89.0, x3 at 1000 steps 93.2 / 88.8 -- the weight helps the reasoning
-  and costs perception (wrong emotions from perception 2.6 -> 3.2-4.0 % of test clips, exact visual F1 0.965 ->
-  0.956-0.961), so it was not adopted; 4800 extra SFT / DPO rows recombined from the training clips (one clip's video,
-  another's voice, a third's subtitle, the cues, emotion and explanation re-derived by the rules, never a
-  compositional combination) 90.0 / 87.6 -- more combinations at the same step count were fitted worse (reasoning
-  errors 3.4 -> 6.8 % of test clips); beam search (5 beams) at inference 93.0 / 87.6. Only more SFT steps helped (about
-  1 point, pooled), and they cost build time the 15-minute target does not leave.
-* Where the readings come from (2026-12-05, `examples/scripts/probe_reasoning_source.py`, 200 clips per split): given a
-  clip's reference cue text as the start of its answer, this model writes the rules' face reading / voice reading /
-  emotion for those cues in 95.5 / 95.0 / 95.0 % of test clips (92.5 / 91.5 / 89.0 % compositional) with the clip's own
-  media, but in 17.0 / 28.0 / 21.5 % (16.5 / 29.0 / 28.5 %) when the media are another clip's. It reads the readings off
-  the media, not off the cues it has just stated: its "reasoning" errors are misreadings of the media, and a
-  conclusion contradicts the stated cues whenever the two disagree (most often furrowed brows with or without narrowed
-  eyes: angry <-> worried).
-* Two attempts to change that, same corpus, 500 clips per split, test / compositional emotion (this build: 93.6 /
-  89.0 %); neither adopted, their code removed. (a) Counterfactual SFT rows: a share of the training explanations with
-  one or two stated cues changed and the readings and emotion re-derived by the rules, next to the clip's true media,
-  the loss on the "Overall, ..." conclusion only (never a compositional combination): 25 % of rows 89.8 / 84.8 %,
-  50 % 85.6 / 80.4 %. The readings followed the stated cues more (swapped media: emotion 21.5 -> 44.5 %) but with the
-  own media less (95.0 -> 93.5 %), and perception lost those rows' cue loss (exact visual F1 0.962 -> 0.953 / 0.933).
-  (b) Face- and voice-reading heads (rules V1..V9 / A1..A9 as labels) next to the factor heads in encoder pretraining
-  (full rebuild, corpus reused, 771 s): held-out per-frame face reading 0.959, voice reading 0.90; emotion 91.0 /
-  88.2 %, head motion 95 -> 88 %.
-* Frames at 80 px instead of 64 (full rebuild, corpus reused, the rest of the recipe unchanged; 847 s without the
-  corpus, so about 1000 s from scratch): held-out eyes probe 0.914 -> 0.962; in the explanations eyes 95 -> 97 %
-  (test), own cues imply the true emotion 95.0 -> 96.0 % (test) and 94.8 -> 97.6 % (compositional); emotion 93.6 %
-  test (unchanged) and 92.8 % compositional (89.0), but head motion 95 -> 84 % (stage 1's order accuracy on nod /
-  shake clips 0.97 -> 0.91), exact visual F1 0.962 -> 0.943. Perception of the eyes is not what holds test emotion
-  at ~94 %: the readings drawn from the media are (4.4 % of test clips). Not adopted: over the 15-minute build.
-* Build time: on CPU, TRL's fused LM head (chunked log-probs in plain PyTorch) took ~90 ms of each ~300-ms SFT step;
-  `XEmoGPTSFTTrainer` computes the same loss from the full logits there (60 steps 18.6 -> 14.9 s), which brought
-  `make demo-model` under 15 minutes with the recipe unchanged.{attribution_finding(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny"))}{grpo_finding(Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny"))}
-
-## Results
-
-{table}
-## Reproduce
-
-```
-{COMMAND}
-for v in no_vecb no_vecb_shuffled no_aecb subtitle_only; do python examples/scripts/train_demo_model.py --variant $v; done  # ablations
-python examples/scripts/evaluate_demo_model.py   # 500 clips per split; writes evaluation.json and RESULTS.md
-python examples/scripts/train_demo_model.py --card_only   # rewrite this card (e.g. after editing its text); trains nothing
-```
-
-Training settings: `{json.dumps(asdict(settings))}`
-
-Wall time of the run that produced this folder: {timings['total']:.0f} s on a 2-core CPU
-(per stage: {json.dumps(stage_times)}).{CORPUS_REUSED if timings.get('corpus', 0) < 10 else ''}
-"""
+    """The model folder's README.md: `hub_cards/demo_model_card_template.md` filled from the run's settings and
+    timings and from the result files in `model_dir` (RESULTS.md from evaluate_demo_model.py, attribution.json,
+    grpo_vs_sft.json)."""
+    model_dir = Path(model_dir or ROOT / "examples/models/xemogpt-synth-tiny")
+    results = model_dir / "RESULTS.md"
+    return DEMO_MODEL_CARD_TEMPLATE.read_text().format(
+        metadata=card_metadata(model_dir).to_yaml(), settings=settings, parameters_millions=timings["parameters"] / 1e6,
+        probes=json.dumps(log_info.get("probes", {})), attribution_finding=attribution_finding(model_dir),
+        grpo_finding=grpo_finding(model_dir),
+        table=results.read_text() if results.exists() else "(run examples/scripts/evaluate_demo_model.py)\n",
+        command=COMMAND, settings_json=json.dumps(asdict(settings)), total_seconds=timings["total"],
+        stage_times=json.dumps({k: round(v) for k, v in timings.items() if k not in ("total", "parameters")}),
+        corpus_note=CORPUS_REUSED if timings.get("corpus", 0) < 10 else "")
 
 
 def recipe_argv(recipe: str, **overrides) -> list[str]:
@@ -411,8 +255,8 @@ def main(argv=None) -> int:
                              "max-pooled order head; the shipped model) or the previous model's full-attention VECB")
     parser.add_argument("--quick", action="store_true", help="a few seconds per stage (smoke test only)")
     parser.add_argument("--card_only", action="store_true",
-                        help="train nothing: rewrite <output_dir>/README.md from its training_log.json and RESULTS.md "
-                             "(after editing the card's text)")
+                        help="train nothing: rewrite <output_dir>/README.md from hub_cards/demo_model_card_template.md, "
+                             "its training_log.json and its result files")
     args = parser.parse_args(argv)
     if args.card_only:
         return write_card_only(Path(args.output_dir))
