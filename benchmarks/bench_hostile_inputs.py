@@ -2,7 +2,7 @@
 8192x4320) and the subtitle length (10 to 100 000 characters), with the bundled demo model.
 
 Each case runs in a fresh process: the model is loaded, RSS is read (`rss_before_bytes`), one clip is explained
-(`processing.explain.Explainer.explain`, what `xemogpt explain` runs; or the Space's `/explain` handler,
+(`processing.inference.explain.Explainer.explain`, what `xemogpt explain` runs; or the Space's `/explain` handler,
 `spaces_demo/app.py` `SpaceHandler.explain`, without the web server), and the process's peak RSS
 (`VmHWM` of /proc/self/status) is reported as `peak_rss_bytes`, with `request_bytes` = peak - before. Clips are H.264
 (+ AAC) MP4s of 20 frames (2 s), written frame by frame. Frames are kept at most 1024 px on a side, frames larger
@@ -40,7 +40,7 @@ import psutil
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {space!r})
 kind, clip, subtitle = sys.argv[1], sys.argv[2], sys.argv[3]
-from processing.explain import Explainer
+from processing.inference.explain import Explainer
 explainer = Explainer.load({model!r})
 rss_before = psutil.Process().memory_info().rss
 from processing.errors import XEmoGPTError

@@ -48,7 +48,7 @@ from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
 from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor  # noqa: E402
 from modeling_xemogpt.processing_xemogpt import ORIGINAL_PROMPT  # noqa: E402
 from processing.media import load_clip  # noqa: E402
-from processing.predict import prompt_length  # noqa: E402
+from processing.inference.predict import prompt_length  # noqa: E402
 from processing.tokenizers import media_token_ids, qwen3_tokenizer, set_generation_tokens  # noqa: E402
 from tests.media_fixtures import write_test_video  # noqa: E402
 from common import AUDIO, VISION  # noqa: E402  (benchmarks/common.py)

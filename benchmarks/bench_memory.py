@@ -4,7 +4,7 @@
 * `measured`: a random XEmoGPT (small CLIP-style and HuBERT-style encoders; Qwen3 1024 wide x 12 layers, vocabulary
   16,384 so that the embedding holds ~10 % of the LLM's parameters, as in Qwen3-4B) is saved once (fp32 safetensors)
   to a temp folder; each precision loads it in a fresh process: `model.get_memory_footprint()`, bytes per part
-  (`processing.quantization.memory_by_part`, 4-bit statistics included), the RSS growth of the first load once every
+  (`processing.inference.quantization.memory_by_part`, 4-bit statistics included), the RSS growth of the first load once every
   weight was read (`rss_delta_bytes`; fp32 is memory-mapped) and again after freed heap pages went back to the OS
   (`rss_delta_after_trim_bytes`: what the model keeps), and the median load time over `--loads` loads.
   4-bit is NF4 with double quantization and bf16 compute; 8-bit keeps the rest in float16 (the settings of
@@ -74,7 +74,7 @@ def touch(model) -> None:
 
 
 def load(path: str, precision: str):
-    from processing.quantization import load_quantized
+    from processing.inference.quantization import load_quantized
 
     if precision == "fp32":
         return load_quantized(path, dtype=torch.float32)
@@ -90,7 +90,7 @@ def worker(path: str, precision: str, loads: int, save_to: str | None = None) ->
     import transformers.integrations.bitsandbytes  # noqa: F401
 
     import modeling_xemogpt  # noqa: F401
-    from processing.quantization import memory_by_part, quantized_modules
+    from processing.inference.quantization import memory_by_part, quantized_modules
 
     release_freed_memory()
     before = rss_bytes()
@@ -146,7 +146,7 @@ def computed_bytes_by_part(model, precision: str) -> dict[str, int]:
     """Bytes per part of `model` (meta device is fine) in `precision`, using XEmoGPT's default skip list."""
     from transformers.quantizers.quantizers_utils import should_convert_module
 
-    from processing.quantization import part_of
+    from processing.inference.quantization import part_of
 
     skip = model.quantization_skip_modules()
     plain = {"fp32": 4, "bf16": 2, "int8": 2, "nf4": 2}[precision]  # 8-bit: the rest in float16; 4-bit: bfloat16

@@ -12,7 +12,7 @@ batches of 8, the clip's SRT subtitles) in a fresh process and reads:
   `peak_growth_bytes` (the peak minus the RSS once the model was loaded): what the timeline itself adds;
   `rss_at_quarters`: [windows done, VmRSS, VmHWM] after each quarter of the windows (memory over one run);
 * `agreement`: share of windows whose emotion is the schedule's at the window's centre, over all windows and over
-  the windows inside one segment (`processing.timeline.schedule_agreement`).
+  the windows inside one segment (`processing.inference.timeline.schedule_agreement`).
 
 The 1-minute clip is the baseline measured in the same run: `ratios` holds, per length, time per video minute and
 peak memory divided by the 1-minute clip's (flat memory: ~1; linear time: ~1). `decoded_video_bytes` is, for
@@ -64,8 +64,8 @@ def clip_for(minutes: float) -> Path:
 
 def child(path: Path, batch_size: int) -> dict:
     """In a fresh process: load the bundled model, run the timeline of `path`, report time, memory, agreement."""
-    from processing.explain import Explainer
-    from processing.timeline import explain_timeline, schedule_agreement
+    from processing.inference.explain import Explainer
+    from processing.inference.timeline import explain_timeline, schedule_agreement
 
     explainer = Explainer.load()
     rss_after_load = status_bytes("VmRSS")

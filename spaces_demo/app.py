@@ -55,9 +55,9 @@ import gradio as gr  # noqa: E402
 
 from processing.emocue360 import extract_emotion, parse_explanation  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
-from processing.timeline import explain_timeline  # noqa: E402
-from processing.timeline_chart import timeline_svg  # noqa: E402
-from processing.timeline_media import media_duration  # noqa: E402
+from processing.inference.timeline import explain_timeline  # noqa: E402
+from processing.inference.timeline_chart import timeline_svg  # noqa: E402
+from processing.inference.timeline_media import media_duration  # noqa: E402
 from serving import (  # noqa: E402
     MODEL_ENV,
     ReferenceScorer,
@@ -132,7 +132,7 @@ class SpaceHandler:
         yield from self._user_errors(self._attribute(video, audio, subtitle, max_new_tokens, load_in_4bit), video, audio)
 
     def _attribute(self, video, audio, subtitle, max_new_tokens, load_in_4bit):
-        from processing.attribution import attribute
+        from processing.inference.attribution import attribute
 
         if not video:
             raise gr.Error("Upload a video clip first, then press Attribute.", print_exception=False)

@@ -1,4 +1,4 @@
-"""What the Space needs around `processing.explain.Explainer`: settings from the environment, the served
+"""What the Space needs around `processing.inference.explain.Explainer`: settings from the environment, the served
 model (+ a 4-bit copy on demand) and EmoCue-360 against a reference. The cancellable, time-limited token stream is
 `Explainer.stream_prepared(..., deadline=...)`.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from processing.errors import XEmoGPTError
-from processing.explain import DEFAULT_MODEL, REPO_ROOT, Explainer
+from processing.inference.explain import DEFAULT_MODEL, REPO_ROOT, Explainer
 
 MODEL_ENV = "XEMOGPT_MODEL"
 HERE = Path(__file__).resolve().parent
@@ -47,7 +47,7 @@ def default_asr_source() -> str | None:
     """The speech-recognition model for clips given without a subtitle: `$XEMOGPT_ASR_MODEL` (`none`: off); else, in
     a checkout, the converted Whisper folder (`make whisper`); else (an assembled Space) the front matter's Whisper
     id among `models:`. None: clips without a subtitle are explained from their media, with a note."""
-    from processing.asr import ASR_MODEL_ENV, default_model
+    from processing.inference.asr import ASR_MODEL_ENV, default_model
 
     local = default_model()
     if local is not None or os.environ.get(ASR_MODEL_ENV, "").strip():
@@ -69,7 +69,7 @@ class SpaceSettings:
     concurrency: int = 2  # requests generating at the same time; the rest wait in the queue
     queue_size: int = 32  # requests waiting at most; more are refused with "queue full"
     max_new_tokens_limit: int = 512  # the top of the "max new tokens" slider
-    # Clips longer than two windows are also explained window by window (processing/timeline.py), drawn as a strip
+    # Clips longer than two windows are also explained window by window (processing/inference/timeline.py), drawn as a strip
     # chart; clips longer than max_clip_seconds only so. The windows finished by timeline_timeout are shown.
     timeline_window: float = 8.0  # seconds per window
     timeline_stride: float = 4.0  # seconds from one window's start to the next
@@ -165,8 +165,8 @@ class ServedModel:
             raise TypeError("explainer must be an Explainer, a (model, processor) pair, a model folder / Hub id "
                             f"or None, got {type(explainer).__name__}")
         self.explainer = _move_to_accelerator(explainer)
-        if self.explainer.transcriber is None:  # clips without a subtitle: their speech, transcribed (processing/asr.py)
-            from processing.asr import Transcriber
+        if self.explainer.transcriber is None:  # clips without a subtitle: their speech, transcribed (processing/inference/asr.py)
+            from processing.inference.asr import Transcriber
 
             source = default_asr_source()
             self.explainer.transcriber = None if source is None else Transcriber(source)
@@ -214,7 +214,7 @@ class ServedModel:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Generation is the library's: streaming with the request's deadline and cancellation is
-# `Explainer.stream_prepared(..., deadline=...)` (processing/explain.py `ExplanationStream`).
+# `Explainer.stream_prepared(..., deadline=...)` (processing/inference/explain.py `ExplanationStream`).
 
 
 # ----------------------------------------------------------------------------------------------------------------

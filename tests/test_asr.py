@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from processing.asr import Transcriber, default_model, word_error_rate
+from processing.inference.asr import Transcriber, default_model, word_error_rate
 from processing.cli import main
 from tests.conftest import SPEECH_TEXT
 from tests.media_fixtures import write_test_video
@@ -145,7 +145,7 @@ def test_the_same_speech_is_transcribed_once(whisper_model, speech_clip, monkeyp
 def test_a_wordless_voice_gets_no_invented_subtitle(whisper_model, speech_clip, capsys):
     """EmoCue-Synth's voices hum without words; Whisper alone writes a stock line for them ("Thank you."). Its own
     no-speech probability keeps them without a subtitle while real speech still passes."""
-    from processing.asr import NO_SPEECH_PROB, _load_pipeline, no_speech_probability
+    from processing.inference.asr import NO_SPEECH_PROB, _load_pipeline, no_speech_probability
     from processing.media import load_clip
     from tests.conftest import REPO_ROOT
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from processing.attribution import ablations, attribute, compare, cue_key, format_text
+from processing.inference.attribution import ablations, attribute, compare, cue_key, format_text
 from processing.cli import main
-from processing.explain import REPO_ROOT, Explainer
+from processing.inference.explain import REPO_ROOT, Explainer
 from tests.media_fixtures import write_test_video
 
 DEMO = REPO_ROOT / "examples" / "clips"

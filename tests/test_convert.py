@@ -224,7 +224,7 @@ def test_converted_checkpoint_gives_the_published_prompt_and_logits_on_every_rou
     from transformers import AutoModel, AutoProcessor, pipeline
 
     from processing.cli import main
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
     from tests.media_fixtures import write_test_video
 
     original = {k: v.to(dtype) for k, v in published["original"].items()}

@@ -99,7 +99,7 @@ def test_audio_only_file_given_as_the_video_is_explained_from_its_audio_and_says
 
 
 def test_eight_channel_48khz_audio_is_mixed_and_resampled(media, capsys):
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
 
     code, out, _ = explain(capsys, media["silent"], "--audio", media["surround"], "--subtitle", "hi", "--json")
     assert code == 0 and json.loads(out)["explanation"]
@@ -133,7 +133,7 @@ def test_beam_search_runs_and_gives_what_generate_gives_with_those_beams(media, 
     """transformers refuses a streamer with beam search: with --num-beams > 1 the explanation comes in one piece."""
     import torch
 
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
 
     code, out, err = explain(capsys, media["good"], "--subtitle", "hello", "--num-beams", "3", "--json")
     assert code == 0, err
@@ -159,7 +159,7 @@ def test_bad_generation_flags_are_refused_before_any_work(media, capsys, flag, v
 def test_a_broken_model_folder_is_one_line(media, capsys, tmp_path, damage):
     import shutil
 
-    from processing.explain import DEFAULT_MODEL
+    from processing.inference.explain import DEFAULT_MODEL
 
     folder = tmp_path / "model"
     if damage == "empty":
@@ -176,7 +176,7 @@ def test_a_broken_model_folder_is_one_line(media, capsys, tmp_path, damage):
 
 
 def test_without_any_trained_model_explain_refuses_unless_allowed(media, capsys, monkeypatch, tmp_path):
-    import processing.explain as explain_module
+    import processing.inference.explain as explain_module
 
     monkeypatch.setattr(explain_module, "DEFAULT_MODEL", tmp_path / "not-trained-yet")
     code, _, err = explain(capsys, media["good"])

@@ -19,7 +19,7 @@ REPO_ID = "xemogpt/xemogpt-synth-tiny"
 
 @pytest.fixture(scope="module")
 def bundled():
-    from processing.explain import DEFAULT_MODEL
+    from processing.inference.explain import DEFAULT_MODEL
 
     return DEFAULT_MODEL
 

@@ -88,7 +88,7 @@ def clips(tmp_path_factory):
 
 
 def predictions(path: Path) -> dict:
-    from processing.predict import read_predictions  # a last line cut short by SIGKILL is not a row
+    from processing.inference.predict import read_predictions  # a last line cut short by SIGKILL is not a row
 
     return {row["id"]: row for row in read_predictions(path)}
 

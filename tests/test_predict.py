@@ -7,7 +7,7 @@ import pytest
 from processing.cli import main
 from processing.errors import DatasetError
 from processing.emocue360.records import collect, read_records
-from processing.predict import PART_SUFFIX, predict, read_predictions
+from processing.inference.predict import PART_SUFFIX, predict, read_predictions
 from processing.testing import tiny_model_and_processor
 from tests.media_fixtures import write_test_video
 
@@ -144,7 +144,7 @@ def test_a_bad_line_in_the_middle_of_the_output_is_an_error(tmp_path):
 
 
 def test_an_empty_explanation_gets_empty_cues():
-    from processing.predict import prediction_row
+    from processing.inference.predict import prediction_row
 
     row = prediction_row("x", "", parse_cues=False)
     assert row["cues"] == {"visual": [], "auditory": [], "emotional": []}
@@ -167,7 +167,7 @@ def test_sft_held_out_explanations_and_predict_share_one_batched_generation(tiny
     """`generate_explanations` (SFT's held-out texts, rows through the training collator) and `generate_batch`
     (predict, timeline, attribution, the evaluation scripts) give the same texts for the same clips, batched or not."""
     from processing.emocue import load_emocue
-    from processing.predict import decode_row, generate_batch
+    from processing.inference.predict import decode_row, generate_batch
     from processing.training.sft import generate_explanations
 
     model, processor = tiny

@@ -14,7 +14,7 @@ import modeling_xemogpt  # noqa: E402,F401  (registers the Auto* classes)
 from modeling_xemogpt import XEmoGPTForConditionalGeneration, XEmoGPTModel, XEmoGPTProcessor  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
 from processing.tokenizers import media_token_ids, set_generation_tokens  # noqa: E402
-from processing.quantization import (  # noqa: E402
+from processing.inference.quantization import (  # noqa: E402
     load_quantized,
     memory_by_part,
     quantization_config_from_flags,

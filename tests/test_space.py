@@ -38,7 +38,7 @@ def bag_of_words_embedder(texts):
 
 
 def tiny_explainer(max_new_tokens: int = TOKENS):
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
     from processing.testing import tiny_model_and_processor
 
     return Explainer(*tiny_model_and_processor(), generation_defaults={"max_new_tokens": max_new_tokens})
@@ -294,7 +294,7 @@ def test_a_model_that_does_not_load_gives_a_page_that_says_so_not_another_model(
 
 
 def test_the_speech_model_is_the_env_the_local_whisper_else_the_front_matters_whisper_id(monkeypatch, tmp_path):
-    import processing.asr as asr
+    import processing.inference.asr as asr
 
     serving = load_space_module("serving")
     monkeypatch.setattr(asr, "LOCAL_WHISPER", tmp_path / "not-converted")  # an assembled Space: no local folder
@@ -308,7 +308,7 @@ def test_the_speech_model_is_the_env_the_local_whisper_else_the_front_matters_wh
 
 def test_a_speech_model_that_cannot_load_leaves_the_clip_without_subtitle_in_the_space_not_in_the_cli(tmp_path):
     """The Space explains from the media and says why; the CLI's user named the model, so it is their error."""
-    from processing.asr import Transcriber
+    from processing.inference.asr import Transcriber
     from processing.errors import XEmoGPTError
     from tests.media_fixtures import write_test_video
 

@@ -1,4 +1,4 @@
-"""Long clips as a timeline (processing/timeline.py, timeline_media.py, timeline_chart.py, synth/long_clip.py):
+"""Long clips as a timeline (processing/inference/timeline.py, timeline_media.py, timeline_chart.py, synth/long_clip.py):
 window arithmetic, per-window frames and audio, subtitle files, the bundled model's timeline of a generated clip
 with a known emotion schedule, the JSON and readable output of `xemogpt explain --window`, and bad arguments."""
 
@@ -14,7 +14,7 @@ import pytest
 from processing.cli import main
 from processing.errors import XEmoGPTError
 from processing.media import load_audio, load_clip
-from processing.timeline_media import iter_window_media, plan_windows, read_subtitles, subtitle_between
+from processing.inference.timeline_media import iter_window_media, plan_windows, read_subtitles, subtitle_between
 from tests.media_fixtures import frame_index_of, write_test_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_each_window_gets_the_frames_playing_at_its_segment_centres_and_its_own_
 
 
 def test_the_audio_held_is_one_window_whatever_the_clip_length(tmp_path):
-    from processing.timeline_media import _Audio
+    from processing.inference.timeline_media import _Audio
 
     video = write_test_video(tmp_path / "long.mp4", seconds=60, fps=2, size=(32, 32))
     total = len(load_audio(video, max_seconds=100))
@@ -102,7 +102,7 @@ def test_a_window_spanning_the_whole_clip_is_what_load_clip_gives(tmp_path):
 
 
 def test_windows_after_the_point_where_a_truncated_video_stops_are_left_out_with_a_note(tmp_path):
-    from processing.timeline_media import is_truncation, media_duration
+    from processing.inference.timeline_media import is_truncation, media_duration
     from tests.media_fixtures import write_truncated
 
     video = write_test_video(tmp_path / "full.mp4", seconds=30, fps=10, faststart=True)
@@ -143,7 +143,7 @@ def test_a_subtitle_file_without_timed_lines_is_an_error_naming_it(tmp_path):
 def test_a_long_clip_is_the_same_bytes_for_the_same_seed_and_its_manifest_matches_it(tmp_path):
     from processing.synth import Factors, derive_emotion
     from processing.synth.long_clip import long_clip
-    from processing.timeline_media import media_duration
+    from processing.inference.timeline_media import media_duration
 
     schedule = [("happy", 3.0), ("sad", 2.5)]
     first, second = long_clip(schedule, tmp_path / "a.mp4", seed=3), long_clip(schedule, tmp_path / "b.mp4", seed=3)
@@ -190,7 +190,7 @@ def timeline_json(long_clip_files):
 
 
 def test_the_timeline_of_a_generated_clip_follows_its_emotion_schedule(timeline_json, long_clip_files):
-    from processing.timeline import WindowExplanation, schedule_agreement
+    from processing.inference.timeline import WindowExplanation, schedule_agreement
 
     windows = [WindowExplanation(**w) for w in timeline_json["windows"]]
     agreement = schedule_agreement(windows, long_clip_files[2]["segments"])
@@ -222,7 +222,7 @@ def test_timeline_json_has_windows_runs_and_cue_changes(timeline_json):
 
 
 def test_the_strip_chart_draws_each_run_and_each_cue_change(timeline_json):
-    from processing.timeline_chart import timeline_svg
+    from processing.inference.timeline_chart import timeline_svg
 
     svg = timeline_svg(timeline_json)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
@@ -238,13 +238,13 @@ def test_the_strip_chart_draws_each_run_and_each_cue_change(timeline_json):
 
 @pytest.fixture(scope="module")
 def explainer():
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
 
     return Explainer.load()
 
 
 def test_a_window_longer_than_the_clip_is_one_window_explained_as_explain_does(explainer):
-    from processing.timeline import explain_timeline
+    from processing.inference.timeline import explain_timeline
 
     stream = explain_timeline(explainer, DEMO_CLIP, window=60, stride=30, subtitle=DEMO_SUBTITLE)
     [item] = list(stream)
@@ -255,7 +255,7 @@ def test_a_window_longer_than_the_clip_is_one_window_explained_as_explain_does(e
 
 
 def test_the_timeline_stops_at_its_deadline(explainer):
-    from processing.timeline import explain_timeline
+    from processing.inference.timeline import explain_timeline
 
     stream = explain_timeline(explainer, DEMO_CLIP, window=2, stride=1, deadline=time.monotonic())
     assert list(stream) == [] and stream.timeline.timed_out

@@ -11,7 +11,7 @@ import torch
 
 from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration
 from modeling_xemogpt.hub import remote_code_files
-from processing.explain import DEFAULT_MODEL
+from processing.inference.explain import DEFAULT_MODEL
 from processing.testing import random_clip, tiny_model_and_processor
 from tests.media_fixtures import write_test_video
 

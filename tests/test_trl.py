@@ -139,7 +139,7 @@ def test_stock_trl_sft_then_trl_dpo_from_the_recipes_and_the_result_loads_in_a_c
                "--output_dir", str(dpo), "--max_steps", "4", "--per_device_train_batch_size", "2",
                "--eval_strategy", "no", "--warmup_steps", "0", "--learning_rate", "1e-3")
     assert done.returncode == 0, done.stderr[-3000:]
-    from processing.explain import is_untrained
+    from processing.inference.explain import is_untrained
 
     assert is_untrained(UNTRAINED) and not is_untrained(sft) and not is_untrained(dpo)  # TRL wrote its own cards
     weights = [XEmoGPTForConditionalGeneration.from_pretrained(path).state_dict()["lm_head.weight"]

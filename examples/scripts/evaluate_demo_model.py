@@ -213,7 +213,7 @@ def decode(records, processor) -> list[dict]:
 def generate(model, processor, clips, *, batch_size=16, max_new_tokens=200) -> list[str]:
     """Greedy explanations of decoded clips (a clip without `frames` / `audio` gets a prompt without that medium),
     through `xemogpt predict`'s batched generation."""
-    from processing.predict import generate_batch
+    from processing.inference.predict import generate_batch
 
     generation = {"max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": processor.tokenizer.pad_token_id}
     return [text for start in range(0, len(clips), batch_size)

@@ -5,7 +5,7 @@
     xemogpt explain OUT.mp4 --window 8 --stride 4 --subtitle-file OUT.srt
 
 With `--check` it then runs that timeline with the bundled model and prints the agreement of the windows' emotions
-with the schedule (`processing.timeline.schedule_agreement`) as one JSON line.
+with the schedule (`processing.inference.timeline.schedule_agreement`) as one JSON line.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def main(argv=None) -> int:
     print(f"wrote {args.out} ({manifest['duration']:.1f} s), {Path(args.out).with_suffix('.srt')}, "
           f"{Path(args.out).with_suffix('.json')}")
     if args.check:
-        from processing.explain import Explainer
-        from processing.timeline import explain_timeline, schedule_agreement
+        from processing.inference.explain import Explainer
+        from processing.inference.timeline import explain_timeline, schedule_agreement
 
         stream = explain_timeline(Explainer.load(), args.out, window=8, stride=4,
                                   subtitle_file=Path(args.out).with_suffix(".srt"))

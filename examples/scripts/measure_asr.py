@@ -4,7 +4,7 @@
 
 Every EmoCue-Synth subtitle template (processing/synth/record.py, 40 sentences over 5 sentiments) is spoken by
 Debian's espeak-ng, muxed as AAC into an MP4 next to a video track, and goes the way `xemogpt explain clip.mp4`
-(without --subtitle) takes it: load_clip (the clip's own track at 16 kHz) -> processing.asr.Transcriber. Writes the
+(without --subtitle) takes it: load_clip (the clip's own track at 16 kHz) -> processing.inference.asr.Transcriber. Writes the
 word error rate over all sentences (word-level edit distance / reference words, case and punctuation folded), per
 sentiment, and every sentence's transcript, as JSON (default benchmarks/results/asr_wer.json).
 """
@@ -48,12 +48,12 @@ def speak(text: str, folder: Path, name: str) -> Path:
 
 
 def main(argv=None) -> int:
-    from processing.asr import Transcriber, default_model, word_error_rate
+    from processing.inference.asr import Transcriber, default_model, word_error_rate
     from processing.media import load_clip
     from processing.synth.record import SUBTITLES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--asr", default=None, help="speech-recognition model (default: processing.asr.default_model())")
+    parser.add_argument("--asr", default=None, help="speech-recognition model (default: processing.inference.asr.default_model())")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "asr_wer.json"))
     args = parser.parse_args(argv)
     if shutil.which("espeak-ng") is None:
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
 
     def pooled(items):
-        from processing.asr import normalize_words
+        from processing.inference.asr import normalize_words
 
         words = sum(len(normalize_words(r["reference"])) for r in items)
         errors = sum(r["wer"] * len(normalize_words(r["reference"])) for r in items)

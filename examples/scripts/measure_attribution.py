@@ -3,7 +3,7 @@
     python examples/scripts/measure_attribution.py [--model DIR] [--per-split 130] [--out FILE]
 
 Held-out EmoCue-Synth clips (the test and compositional splits of the corpus `evaluate_demo_model.py` evaluates on,
-MP4 -> load_clip -> processor, greedy) are attributed as the CLI does it (processing/attribution.py: all inputs plus
+MP4 -> load_clip -> processor, greedy) are attributed as the CLI does it (processing/inference/attribution.py: all inputs plus
 one row without each input, batched). The truth is known: a visual cue is drawn in the video, an auditory cue is in
 the audio; the face / voice / subtitle readings ("The face looks happy.", "The voice sounds sad.", "The subtitle is
 negative.") come from the video / audio / subtitle; the emotion comes from the rule that made it
@@ -90,8 +90,8 @@ def measure(model_dir: Path, records: dict[str, list[dict]], batch_clips: int, l
     import modeling_xemogpt  # noqa: F401
     from transformers import AutoModel, AutoProcessor
 
-    from processing.attribution import attribute_clips, cue_key
-    from processing.predict import decode_row
+    from processing.inference.attribution import attribute_clips, cue_key
+    from processing.inference.predict import decode_row
 
     model = AutoModel.from_pretrained(str(model_dir)).eval()
     processor = AutoProcessor.from_pretrained(str(model_dir))
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     records = {split: rows[: args.per_split] for split, rows in eval_records(data_dir, args.num_samples, args.seed).items()}
     report = {"model": Path(args.model).name, "corpus": {"seed": args.seed, "num_samples": args.num_samples,
                                                          "splits": {s: len(r) for s, r in records.items()}},
-              "method": "processing/attribution.py: all inputs + one row without each input, one batched greedy "
+              "method": "processing/inference/attribution.py: all inputs + one row without each input, one batched greedy "
                         "generate call; a cue depends on a modality when the explanation without it no longer states "
                         "it (canonical cues from EmoCue-360's rule parser)"}
     report.update(measure(Path(args.model), records, args.batch_clips, log))

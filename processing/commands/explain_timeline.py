@@ -1,7 +1,7 @@
 """`xemogpt explain LONG.mp4 --window 8 --stride 4`: the timeline branch of the explain command.
 
 Prints one line per window as its batch finishes (span, emotion, visual and auditory cues), then the runs of one
-emotion and the cue changes; `--json` prints one JSON object at the end instead (`processing.timeline.Timeline`).
+emotion and the cue changes; `--json` prints one JSON object at the end instead (`processing.inference.timeline.Timeline`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..errors import XEmoGPTError
 
 def add_arguments(parser) -> None:
     """The explain command's timeline flags (`type`: its positive-number check)."""
-    from ..timeline import DEFAULT_BATCH_SIZE
+    from ..inference.timeline import DEFAULT_BATCH_SIZE
     from .explain import _at_least_one, _positive
 
     group = parser.add_argument_group("long clips (a timeline of windows)")
@@ -33,7 +33,7 @@ def wants_timeline(args) -> bool:
 
 
 def run_timeline(args, explainer) -> int:
-    from ..timeline import explain_timeline, window_line
+    from ..inference.timeline import explain_timeline, window_line
 
     if args.window is None:
         raise XEmoGPTError("--stride and --subtitle-file are for timelines: give --window SECONDS as well")

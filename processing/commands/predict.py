@@ -57,7 +57,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..predict import predict
+    from ..inference.predict import predict
 
     if Path(args.out).is_dir():
         raise XEmoGPTError(f"--out {args.out} is a folder: give the predictions file (e.g. {Path(args.out) / 'predictions.jsonl'})")

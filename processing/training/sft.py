@@ -390,7 +390,7 @@ def build_sft_trainer(model, processor, args, train_dataset, eval_dataset=None, 
 def generate_explanations(model, processor, rows: Sequence[Mapping], *, collator: XEmoGPTSFTCollator | None = None,
                           batch_size: int = 8, max_new_tokens: int = 256, **generate_kwargs) -> list[str]:
     """Greedy explanations for `rows` (their media via `collator`: raw files or cached features)."""
-    from ..predict import generate_texts
+    from ..inference.predict import generate_texts
 
     collator = collator or XEmoGPTSFTCollator(processor)
     tokenizer = processor.tokenizer

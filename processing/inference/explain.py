@@ -1,6 +1,6 @@
 """Explain one clip: the Python API behind `xemogpt explain` and the Space.
 
-    from processing.explain import Explainer
+    from processing.inference.explain import Explainer
     explainer = Explainer.load()                       # the bundled demo model (or a folder / Hub id)
     result = explainer.explain("clip.mp4", subtitle="I can't believe it!")
     print(result.explanation, result.cues, result.emotion, result.timings)
@@ -16,9 +16,9 @@ from threading import Thread
 
 import numpy as np
 
-from .errors import XEmoGPTError
+from ..errors import XEmoGPTError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO_ROOT / "examples" / "models" / "xemogpt-synth-tiny"
 UNTRAINED_REFUSAL = (
     "no trained model at {path}: train it (make demo-model), choose one (--model FOLDER_OR_HUB_ID), or pass "
@@ -66,7 +66,7 @@ class Explanation:
     timestamps: list[float] | None = None
     frames: np.ndarray | None = field(default=None, repr=False)
     subtitle: str | None = None  # the subtitle the model read ("" without one)
-    subtitle_source: str | None = None  # "given", "transcribed by <model>" (processing/asr.py), None without one
+    subtitle_source: str | None = None  # "given", "transcribed by <model>" (processing/inference/asr.py), None without one
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -76,7 +76,7 @@ class Explanation:
 
 def parse_cues(text: str) -> tuple[dict[str, list[str]], str | None]:
     """The cue lists (visual / auditory / emotional) and the emotion named in an explanation."""
-    from .emocue360 import extract_emotion, parse_explanation
+    from ..emocue360 import extract_emotion, parse_explanation
 
     return parse_explanation(text), extract_emotion(text)
 
@@ -123,7 +123,7 @@ class Explainer:
         self.model = model.eval()
         self.processor = processor
         self.notes = list(notes or [])
-        # A clip without a subtitle gets its speech transcribed by this `processing.asr.Transcriber` (None: not)
+        # A clip without a subtitle gets its speech transcribed by this `processing.inference.asr.Transcriber` (None: not)
         self.transcriber = transcriber
         # True: a transcriber that cannot load or run is an error (the CLI's user named it); False (the Space): a
         # note, and the clip is explained from its media.
@@ -147,7 +147,7 @@ class Explainer:
             if not (DEFAULT_MODEL / "config.json").exists():
                 if not allow_untrained:
                     raise XEmoGPTError(UNTRAINED_REFUSAL.format(path=DEFAULT_MODEL))
-                from .testing import tiny_model_and_processor
+                from ..testing import tiny_model_and_processor
 
                 tiny, processor = tiny_model_and_processor(seed=0, num_frames=16, max_audio_seconds=12.0)
                 notes.append(RANDOM_MODEL_NOTE.format(path=DEFAULT_MODEL))
@@ -198,7 +198,7 @@ class Explainer:
     # ------------------------------------------------------------------------------------------------------------
 
     def _read(self, video, audio, allow_audio_only=True):
-        from .media import load_clip
+        from ..media import load_clip
 
         return load_clip(
             video,

@@ -1,13 +1,13 @@
 """A long clip as a timeline: the clip is cut into windows, each explained, and the results merged.
 
-    from processing.explain import Explainer
-    from processing.timeline import explain_timeline
+    from processing.inference.explain import Explainer
+    from processing.inference.timeline import explain_timeline
     stream = explain_timeline(Explainer.load(), "interview.mp4", window=8, stride=4, subtitle_file="interview.srt")
     for item in stream:                      # a WindowExplanation as each batch of windows finishes
         print(item.start, item.end, item.emotion)
     timeline = stream.timeline               # windows, runs of one emotion, cue changes; .to_json(), .summary()
 
-* Windows and their media: `processing/timeline_media.py` (window spans, one decoding pass, subtitle files).
+* Windows and their media: `processing/inference/timeline_media.py` (window spans, one decoding pass, subtitle files).
 * Generation: windows are explained `batch_size` at a time with `xemogpt predict`'s batched generation
   (`predict.generate_batch`: left-padded, one generate call per batch); the decoder reads ahead at most one batch,
   so memory is bounded by the batch size, not by the clip's length.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from .errors import XEmoGPTError
+from ..errors import XEmoGPTError
 from .timeline_media import (Window, iter_window_media, is_truncation, media_duration, plan_windows, read_subtitles,
                              subtitle_between)
 
@@ -274,7 +274,7 @@ def schedule_agreement(windows: list[WindowExplanation], segments: list[dict]) -
     """How often a window's emotion is the scheduled one at its centre (`segments`: [{start, end, emotion}]; labels
     compared by EmoCue-360's emotion groups), over all windows and over the windows that do not straddle a change of
     the schedule."""
-    from .emocue360.emotions import normalize_emotion  # labels by group: "contempt" is "contemptuous"
+    from ..emocue360.emotions import normalize_emotion  # labels by group: "contempt" is "contemptuous"
 
     def scheduled(t):
         return next((s["emotion"] for s in segments if s["start"] <= t < s["end"]), segments[-1]["emotion"])

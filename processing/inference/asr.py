@@ -1,6 +1,6 @@
 """Automatic subtitles: a clip without a subtitle gets the transcript of its own speech.
 
-    from processing.asr import Transcriber
+    from processing.inference.asr import Transcriber
     transcriber = Transcriber(Transcriber.default_model())     # or any Whisper checkpoint by Hub id or folder
     transcript = transcriber.transcribe(clip.audio, clip.sampling_rate)
     transcript.text, transcript.source, transcript.note
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import XEmoGPTError
+from ..errors import XEmoGPTError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ASR_MODEL_ENV = "XEMOGPT_ASR_MODEL"
 LOCAL_WHISPER = REPO_ROOT / ".cache" / "whisper-tiny.en"  # make whisper (examples/scripts/convert_whisper_ct2.py)
 OFF = "none"

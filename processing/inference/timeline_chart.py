@@ -2,7 +2,7 @@
 
     svg = timeline_svg(timeline.to_json())
 
-One band across the clip's length: each window's stretch (see `processing.timeline.stretches`) coloured by its
+One band across the clip's length: each window's stretch (see `processing.inference.timeline.stretches`) coloured by its
 emotion, the runs labelled where they are wide enough, the part not explained yet grey; below it a tick per cue
 change (hover: the cues added and removed) and a time axis; a legend of the emotions shown. Plain SVG, no script.
 """

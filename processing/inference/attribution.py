@@ -1,6 +1,6 @@
 """Modality attribution: which input (video, audio, subtitle) each stated cue and the emotion rest on.
 
-    from processing.attribution import attribute
+    from processing.inference.attribution import attribute
     result = attribute(Explainer.load(), "clip.mp4", subtitle="Oh great.")
     result.cues          # [{"category": "visual", "cue": "The person smiles.", "depends_on": ["video"]}, ...]
     result.emotion_depends_on
