@@ -59,15 +59,13 @@ def train(method: str, start: str, data: Path, out: Path, budget: float, learnin
 def per_clip(records: list[dict], texts: list[str]) -> dict[str, np.ndarray]:
     """Per-clip measurements of one system's explanations."""
     from processing.emocue360 import parse_explanation, score_cues
-    from processing.emocue360 import normalize_emotion
-    from processing.training.rewards import reference_emotion  # the emotion reward's reading
+    from processing.training.rewards import emotion_reward
 
-    out = {"emotion": [], "invented": []}
+    # emotion right as the GRPO emotion reward reads it (EmoCue-360's extraction and synonym groups)
+    out = {"emotion": emotion_reward(texts, emotion=[r["emotion"] for r in records]), "invented": []}
     for category in MODALITIES:
         out[f"exact_{category}"] = []
     for record, text in zip(records, texts):
-        said = reference_emotion({"explanation": [text]}, 0)
-        out["emotion"].append(float(said == normalize_emotion(record["emotion"])))
         cues = recover_cues(text)
         invented = 0
         for category in MODALITIES:

@@ -241,9 +241,9 @@ class Explainer:
         clip.notes.append(transcript.note)
         return transcript.text or "", transcript.source
 
-    def prepare(self, video, audio=None, subtitle=""):
-        """Decode and preprocess one clip: (model inputs on the model's device, Clip, seconds spent decoding).
-        The Clip also carries `subtitle` (what the model reads) and `subtitle_source` (see `subtitle_for`)."""
+    def read_clip(self, video, audio=None, subtitle=""):
+        """Decode one clip and settle its subtitle: (Clip, seconds spent decoding). The Clip carries `subtitle` (what
+        the model reads: given or transcribed, bounded) and `subtitle_source` (see `subtitle_for`)."""
         start = time.perf_counter()
         clip = self._read(video, audio)
         decoded = time.perf_counter() - start
@@ -252,7 +252,12 @@ class Explainer:
         clip.subtitle = subtitle or ""
         if note:
             clip.notes.append(note)
-        inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=subtitle or "", timestamps=clip.timestamps)
+        return clip, decoded
+
+    def prepare(self, video, audio=None, subtitle=""):
+        """Decode and preprocess one clip: (model inputs on the model's device, Clip, seconds spent decoding)."""
+        clip, decoded = self.read_clip(video, audio, subtitle)
+        inputs = self.processor.prepare_clip(clip.frames, clip.audio, subtitle=clip.subtitle, timestamps=clip.timestamps)
         return inputs.to(self.model.device), clip, decoded
 
     def encode(self, inputs) -> dict:
