@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from processing.emocue360 import CATEGORIES, EmoCue360, load_embedder  # noqa: E402
+from processing.metrics.emocue360 import CATEGORIES, EmoCue360, load_embedder  # noqa: E402
 
 N_SAMPLES = 400
 CUES_PER_CATEGORY = 8

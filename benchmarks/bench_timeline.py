@@ -1,6 +1,6 @@
 """Time and memory of a long clip's timeline (`xemogpt explain LONG --window 8 --stride 4`) against clip length.
 
-Renders EmoCue-Synth long clips (processing/synth/long_clip.py: one person, 112 px, 12 fps, H.264 + AAC, the emotion
+Renders EmoCue-Synth long clips (processing/data/synth/long_clip.py: one person, 112 px, 12 fps, H.264 + AAC, the emotion
 changing every 20-60 s by a seeded schedule) of 1, 5 and 30 minutes once (cached under .cache/timeline/), then per
 length runs the timeline with the bundled model (examples/models/xemogpt-synth-tiny, windows of 8 s every 4 s,
 batches of 8, the clip's SRT subtitles) in a fresh process and reads:
@@ -51,7 +51,7 @@ def status_bytes(field: str) -> int:
 
 def clip_for(minutes: float) -> Path:
     """The cached long clip of `minutes` (rendered on first use; its .srt and .json manifest beside it)."""
-    from processing.synth.long_clip import long_clip, random_schedule
+    from processing.data.synth.long_clip import long_clip, random_schedule
 
     path = CACHE / f"long-{minutes:g}min-seed{SEED}.mp4"
     if not (path.exists() and path.with_suffix(".json").exists()):

@@ -64,8 +64,8 @@ def bench_sft_cached_vs_raw() -> dict:
     """SFT step time with cached frozen-encoder features vs raw media (decode + encoders every step)."""
     from trl import SFTConfig
 
-    from processing.emocue import load_emocue
-    from processing.synth.corpus import generate_corpus
+    from processing.data.emocue import load_emocue
+    from processing.data.synth.corpus import generate_corpus
     from processing.training.feature_cache import cache_media_features, open_feature_cache
     from processing.training.sft import build_model_from_config, build_sft_trainer, corpus_texts
 
@@ -117,8 +117,8 @@ def bench_alignment_cached_vs_raw() -> dict:
     """Alignment (stages 1-2) step time with cached frozen-encoder outputs vs decoding + encoding every step."""
     from transformers import TrainingArguments
 
-    from processing.emocue import load_emocue
-    from processing.synth.corpus import generate_corpus
+    from processing.data.emocue import load_emocue
+    from processing.data.synth.corpus import generate_corpus
     from processing.training.align import (
         AlignmentArguments,
         AlignmentCollator,
@@ -191,7 +191,7 @@ def bench_sft_loss_full_logits_vs_fused() -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor
-    from processing.synth.corpus import synth_sample
+    from processing.data.synth.corpus import synth_sample
     from processing.training.sft import build_sft_trainer
 
     base = ROOT / "examples/models/xemogpt-synth-tiny"

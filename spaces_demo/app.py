@@ -53,7 +53,7 @@ if str(HERE) not in sys.path:
 
 import gradio as gr  # noqa: E402
 
-from processing.emocue360 import extract_emotion, parse_explanation  # noqa: E402
+from processing.metrics.emocue360 import extract_emotion, parse_explanation  # noqa: E402
 from processing.errors import XEmoGPTError  # noqa: E402
 from processing.inference.timeline import explain_timeline  # noqa: E402
 from processing.inference.timeline_chart import timeline_svg  # noqa: E402

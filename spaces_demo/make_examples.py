@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 if (HERE.parent / "processing").is_dir() and str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from processing.synth.corpus import encode_mp4, render_clip, synth_sample  # noqa: E402
+from processing.data.synth.corpus import encode_mp4, render_clip, synth_sample  # noqa: E402
 
 SEED, SPLIT = 0, "test"
 INDICES = (11, 2, 0)  # happy, sad, contemptuous (a sarcastic subtitle): three different readings

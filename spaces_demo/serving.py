@@ -231,7 +231,7 @@ class ReferenceScorer:
         self._lock = threading.Lock()
 
     def score(self, reference: str, cues: dict):
-        from processing.emocue360 import EmoCue360, parse_explanation
+        from processing.metrics.emocue360 import EmoCue360, parse_explanation
 
         reference_cues = parse_explanation(reference)
         if not any(reference_cues.values()):
@@ -261,6 +261,6 @@ def score_chart(result):
 
     from PIL import Image
 
-    from processing.emocue360.report import chart_png
+    from processing.metrics.emocue360.report import chart_png
 
     return Image.open(io.BytesIO(chart_png(result, title="EmoCue-360 against your reference")))

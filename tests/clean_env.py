@@ -22,7 +22,7 @@ import textwrap
 import venv
 from pathlib import Path
 
-from processing.model_card import PIP_INSTALL
+from processing.hub.model_card import PIP_INSTALL
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints.txt"

@@ -203,7 +203,7 @@ def test_loading_an_aecb_into_a_model_with_the_other_layer_variant_is_refused(tm
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     out = tmp_path_factory.mktemp("align") / "synth"
     generate_corpus(out, 12, split_fractions={"train": 2, "test": 1}, size=32, fps=6, num_workers=1)
@@ -224,7 +224,7 @@ def base(tmp_path_factory):
 def cached(corpus, base):
     """Video and audio caches of both splits, built with the base model's encoders."""
     from modeling_xemogpt import XEmoGPTProcessor
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.feature_cache import cache_media_features
 
     model = XEmoGPTForConditionalGeneration.from_pretrained(base)
@@ -239,7 +239,7 @@ def cached(corpus, base):
 
 
 def test_cached_features_equal_the_encoders_run_on_decoded_media(corpus, cached):
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.feature_cache import decode_media, load_cached_split
 
     model, processor, dirs = cached
@@ -270,7 +270,7 @@ def test_feature_cache_mapping_serves_the_sft_collator(corpus, cached):
 
 
 def test_a_cache_built_with_other_encoder_weights_is_refused(corpus, cached):
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.feature_cache import (
         FeatureCacheError,
         load_cached_split,

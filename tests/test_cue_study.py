@@ -17,13 +17,13 @@ def _script(name):
 
 
 def _records(n):
-    from processing.synth.corpus import synth_sample
+    from processing.data.synth.corpus import synth_sample
 
     return [synth_sample(0, "test", i)[1] for i in range(n)]
 
 
 def test_a_gold_explanation_follows_from_its_own_cues_and_implies_the_true_emotion():
-    from processing.synth.cues import recover_cues
+    from processing.data.synth.cues import recover_cues
 
     study = _script("evaluate_demo_model")
     for record in _records(20):
@@ -31,9 +31,9 @@ def test_a_gold_explanation_follows_from_its_own_cues_and_implies_the_true_emoti
 
 
 def test_a_conclusion_spliced_from_another_clip_does_not_follow_from_the_stated_cues():
-    from processing.synth.cues import recover_cues
-    from processing.synth.rules import derive_emotion
-    from processing.synth.factors import Factors
+    from processing.data.synth.cues import recover_cues
+    from processing.data.synth.rules import derive_emotion
+    from processing.data.synth.factors import Factors
 
     study = _script("evaluate_demo_model")
     records = _records(40)
@@ -57,7 +57,7 @@ def test_the_reference_order_probe_finds_order_in_frames_that_drift_and_none_in_
 
 
 def test_self_contradictory_stated_cues_count_as_a_reasoning_failure_not_a_crash():
-    from processing.synth.cues import CUE_TABLE, recover_cues
+    from processing.data.synth.cues import CUE_TABLE, recover_cues
 
     study = _script("evaluate_demo_model")
     record = next(r for r in _records(60) if json.loads(r["factors"])["dynamics"] != "steady")
@@ -136,7 +136,7 @@ def test_the_reasoning_source_probe_tells_a_text_reasoner_from_a_media_reader(mo
     """probe_reasoning_source.py gives each clip its reference cue text and asks for the readings with the clip's own
     media and with another clip's: a model that reasons over the text scores the same in both, one that reads the
     readings off the media loses them when the media are swapped."""
-    from processing.synth.cues import recover_cues
+    from processing.data.synth.cues import recover_cues
 
     probe, study = _script("probe_reasoning_source"), _script("evaluate_demo_model")
     records = _records(30)

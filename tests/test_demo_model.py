@@ -44,7 +44,7 @@ def test_bundled_folder_loads_with_auto_classes():
 
 def test_explains_the_bundled_clip_with_the_right_emotion_voice_and_face_cues():
     from processing.inference.explain import Explainer
-    from processing.synth.cues import recover_cues
+    from processing.data.synth.cues import recover_cues
 
     truth = json.loads(CLIP.with_suffix(".json").read_text())
     subtitle = CLIP.with_suffix(".txt").read_text().strip()

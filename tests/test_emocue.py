@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from processing.commands import validate as validate_command
-from processing.emocue import (
+from processing.data.emocue import (
     FEATURES,
     REJECTION_KINDS,
     EmoCueWriter,
@@ -32,7 +32,7 @@ from processing.emocue import (
     write_emocue,
 )
 from processing.errors import DatasetError
-from processing.emocue.schema import STORED_FEATURES
+from processing.data.emocue.schema import STORED_FEATURES
 
 EXPLANATION = (
     "In the video, the person smiles and the eyebrows are raised. In the audio, the voice is loud and the "

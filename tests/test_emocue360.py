@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from processing.cli import main as cli_main
-from processing.emocue360 import (
+from processing.metrics.emocue360 import (
     CATEGORIES,
     EmoCue360,
     EmoCue360Warning,
@@ -291,7 +291,7 @@ def test_emotion_synonyms_and_accuracy():
 
 
 def test_rule_extractor_recovers_emocue_synth_cues(model):
-    from processing.synth.corpus import synth_sample
+    from processing.data.synth.corpus import synth_sample
 
     records = [synth_sample(11, "test", index)[1] for index in range(100)]
     references = {r["id"]: r["cues"] for r in records}

@@ -50,7 +50,7 @@ def assert_one_line_error(code, err, *words):
 
 
 def test_json_output_has_explanation_cues_emotion_and_timings(media, capsys):
-    from processing.emocue360 import extract_emotion, parse_explanation
+    from processing.metrics.emocue360 import extract_emotion, parse_explanation
 
     code = main(["explain", str(media["good"]), "--subtitle", "hello", "--json"])  # the whole explanation
     out = capsys.readouterr().out

@@ -81,7 +81,7 @@ def test_folders_we_publish_get_the_mode_of_a_plain_mkdir(saved, tmp_path):
     keep tempfile's 0700."""
     import stat
 
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     _, _, d = saved
     assert main(["export", str(d), str(tmp_path / "out")]) == 0
@@ -155,7 +155,7 @@ def test_an_evaluation_file_of_another_format_is_refused_not_an_empty_table(tmp_
 def test_base_model_defaults_to_the_hub_ids_the_parts_were_built_from(saved):
     from transformers import AutoConfig
 
-    from processing.model_card import config_base_models
+    from processing.hub.model_card import config_base_models
 
     config = AutoConfig.from_pretrained(saved[2])
     assert config_base_models(config) == []  # built from scratch: no base model

@@ -136,7 +136,7 @@ def test_time_budget_stops_training_after_the_step_that_crosses_it(monkeypatch):
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     data = tmp_path_factory.mktemp("grpo") / "data"
     generate_corpus(data, 4, split_fractions={"train": 1.0}, size=32, num_workers=1)

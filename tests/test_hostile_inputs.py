@@ -104,8 +104,8 @@ CASES = {
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A 6-clip EmoCue-Synth folder and hostile variants of its rows and files."""
-    from processing.emocue import load_emocue
-    from processing.synth.corpus import generate_corpus
+    from processing.data.emocue import load_emocue
+    from processing.data.synth.corpus import generate_corpus
 
     root = tmp_path_factory.mktemp("hostile")
     data = root / "data"

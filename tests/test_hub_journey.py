@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from processing.cli import main
-from processing.model_card import PIP_INSTALL
+from processing.hub.model_card import PIP_INSTALL
 from tests.clean_env import hub_cache, result_json, run_clean
 
 pytestmark = pytest.mark.slow

@@ -80,7 +80,7 @@ def test_an_interrupted_synth_leaves_no_workers_and_the_next_run_is_the_same(sig
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     data = tmp_path_factory.mktemp("predict") / "data"
     generate_corpus(data, 24, split_fractions={"test": 1.0}, size=32, num_workers=1)

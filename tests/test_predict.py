@@ -6,7 +6,7 @@ import pytest
 
 from processing.cli import main
 from processing.errors import DatasetError
-from processing.emocue360.records import collect, read_records
+from processing.metrics.emocue360.records import collect, read_records
 from processing.inference.predict import PART_SUFFIX, predict, read_predictions
 from processing.testing import tiny_model_and_processor
 from tests.media_fixtures import write_test_video
@@ -166,7 +166,7 @@ def test_an_existing_file_that_is_not_predictions_is_refused_and_left_untouched(
 def test_sft_held_out_explanations_and_predict_share_one_batched_generation(tiny, dataset):
     """`generate_explanations` (SFT's held-out texts, rows through the training collator) and `generate_batch`
     (predict, timeline, attribution, the evaluation scripts) give the same texts for the same clips, batched or not."""
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.inference.predict import decode_row, generate_batch
     from processing.training.sft import generate_explanations
 

@@ -376,7 +376,7 @@ def test_train_command_hands_alignment_stages_to_align_main(monkeypatch):
 def synth_run(tmp_path_factory):
     """`xemogpt train sft` from a fresh clone: an EmoCue-Synth folder, no model yet (--model_config builds it)."""
     from processing.cli import main
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     root = tmp_path_factory.mktemp("synth")
     generate_corpus(root / "data", 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)

@@ -109,7 +109,7 @@ def test_api_takes_video_audio_subtitle_first_and_defaults_the_rest(client):
 
 
 def test_separate_audio_file_is_accepted(client, tmp_path):
-    from processing.synth.corpus import write_wav
+    from processing.data.synth.corpus import write_wav
 
     wav = tmp_path / "voice.wav"
     write_wav(wav, 0.1 * np.sin(np.linspace(0, 2000, 16000)).astype(np.float32))
@@ -146,7 +146,7 @@ def test_missing_video_is_a_clear_error(client):
 
 def test_clip_longer_than_the_cap_is_refused_after_opening(client, tmp_path):
     from gradio_client.exceptions import AppError
-    from processing.synth.corpus import encode_mp4
+    from processing.data.synth.corpus import encode_mp4
 
     long_clip = tmp_path / "long.mp4"
     encode_mp4(long_clip, np.zeros((25, 32, 32, 3), np.uint8), None, fps=1)  # 25 s, the cap is 20 s

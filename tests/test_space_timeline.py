@@ -18,7 +18,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def long_clip_path(tmp_path_factory):
-    from processing.synth.long_clip import long_clip
+    from processing.data.synth.long_clip import long_clip
 
     path = tmp_path_factory.mktemp("space-long") / "long.mp4"
     long_clip([("happy", 10.0), ("sad", 8.0), ("angry", 6.0)], path, seed=1, size=64, fps=8)

@@ -10,12 +10,12 @@ import pytest
 import soundfile as sf
 
 from processing import cli
-from processing.synth import (COMPOSITIONAL_HOLDOUT, CUE_FACTORS, EMOTIONS, SAMPLING_RATE, Factors,
+from processing.data.synth import (COMPOSITIONAL_HOLDOUT, CUE_FACTORS, EMOTIONS, SAMPLING_RATE, Factors,
                               canonical_cues, compositional_key, derive_emotion, factor_labels, generate_corpus,
                               make_record, order_dependent_shares, recover_cues, render_audio, render_frames,
                               sample_factors, sample_rng)
-from processing.synth.cues import CUE_TABLE
-from processing.synth.factors import sample_nuisance
+from processing.data.synth.cues import CUE_TABLE
+from processing.data.synth.factors import sample_nuisance
 
 SIZE, FPS = 64, 8  # small and fast; the defaults (112 px, 12 fps) only cost more time
 
@@ -100,7 +100,7 @@ def test_wav_is_16khz_mono_of_the_clip_duration(corpus):
 def test_records_follow_the_emocue_schema_and_load_with_datasets(corpus):
     from datasets import load_dataset
 
-    from processing.emocue.schema import COLUMNS, validate_record
+    from processing.data.emocue.schema import COLUMNS, validate_record
 
     out, _ = corpus
     for row in _rows(out):
@@ -223,7 +223,7 @@ def test_emotion_rules(cues, emotion, conflicts):
 
 
 def test_rule_cue_extractor_splits_explanations_into_as_many_cues_as_the_record_has():
-    from processing.emocue360.extractors import get_extractor
+    from processing.metrics.emocue360.extractors import get_extractor
 
     records = [make_record(sample_factors(sample_rng(1, "train", i)), sample_rng(1, "train", i)) for i in range(100)]
     for i, record in enumerate(records):

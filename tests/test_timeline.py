@@ -141,8 +141,8 @@ def test_a_subtitle_file_without_timed_lines_is_an_error_naming_it(tmp_path):
 
 
 def test_a_long_clip_is_the_same_bytes_for_the_same_seed_and_its_manifest_matches_it(tmp_path):
-    from processing.synth import Factors, derive_emotion
-    from processing.synth.long_clip import long_clip
+    from processing.data.synth import Factors, derive_emotion
+    from processing.data.synth.long_clip import long_clip
     from processing.inference.timeline_media import media_duration
 
     schedule = [("happy", 3.0), ("sad", 2.5)]
@@ -162,7 +162,7 @@ def test_a_long_clip_is_the_same_bytes_for_the_same_seed_and_its_manifest_matche
 @pytest.mark.parametrize("text, message", [("happy:1", "shorter than 2 s"), ("joyous:10", "unknown emotion"),
                                            ("happy=10", "not EMOTION:SECONDS"), ("", "empty")])
 def test_a_bad_schedule_is_an_error(text, message):
-    from processing.synth.long_clip import parse_schedule
+    from processing.data.synth.long_clip import parse_schedule
 
     with pytest.raises(XEmoGPTError, match=message):
         parse_schedule(text)
@@ -170,7 +170,7 @@ def test_a_bad_schedule_is_an_error(text, message):
 
 @pytest.fixture(scope="module")
 def long_clip_files(tmp_path_factory):
-    from processing.synth.long_clip import long_clip, random_schedule
+    from processing.data.synth.long_clip import long_clip, random_schedule
 
     path = tmp_path_factory.mktemp("long") / "long.mp4"
     manifest = long_clip(random_schedule(24, SCHEDULE_SEED, min_seconds=8, max_seconds=8), path, seed=SCHEDULE_SEED)

@@ -35,7 +35,7 @@ torchcodec = pytest.importorskip("torchcodec.decoders", reason="torchcodec needs
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """A fresh `xemogpt synth` folder: default records + TRL views."""
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     out = tmp_path_factory.mktemp("synth") / "data"
     generate_corpus(out, 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
@@ -64,7 +64,7 @@ def test_views_hold_the_clip_as_video_and_audio_items_and_the_explanation(data):
 def test_trls_collator_builds_the_batch_and_loss_of_xemogpts_sft_collator(data):
     """Same tokens, same answer-only mask, same media, same loss: TRL's multimodal collator on the `messages` view
     (assistant_only_loss) and XEmoGPT's own collator on the records."""
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
     model, processor = tiny_model_and_processor(seed=0)
@@ -107,7 +107,7 @@ def test_trls_preference_collator_builds_the_batch_of_xemogpts_preference_collat
     """`trl dpo`'s collator renders each prompt to text and hands the processor text only; the prompt's video and
     audio come back through the processor (`apply_chat_template` keeps the media of what it rendered): same tokens,
     same completion mask, same media as XEmoGPT's collator on the same pairs."""
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.collators import XEmoGPTPreferenceCollator
     from processing.training.dpo import preference_pairs
     from trl.trainer.dpo_trainer import DataCollatorForVisionPreference

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluate_demo_model import decode, eval_records, generate  # noqa: E402
 
-from processing.synth.cues import recover_cues  # noqa: E402
+from processing.data.synth.cues import recover_cues  # noqa: E402
 
 MODALITIES = ("visual", "auditory")
 RESAMPLES = 2000
@@ -58,7 +58,7 @@ def train(method: str, start: str, data: Path, out: Path, budget: float, learnin
 
 def per_clip(records: list[dict], texts: list[str]) -> dict[str, np.ndarray]:
     """Per-clip measurements of one system's explanations."""
-    from processing.emocue360 import parse_explanation, score_cues
+    from processing.metrics.emocue360 import parse_explanation, score_cues
     from processing.training.rewards import emotion_reward
 
     # emotion right as the GRPO emotion reward reads it (EmoCue-360's extraction and synonym groups)
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
 
     data = Path(args.train_data) if args.train_data else out / "train-data"
     if not (data / "data" / "train.parquet").exists():
-        from processing.synth.corpus import generate_corpus
+        from processing.data.synth.corpus import generate_corpus
         generate_corpus(data, args.train_samples, seed=1, split_fractions={"train": 1.0}, num_workers=2)
     log(f"training prompts: {data} ({args.train_samples} clips)")
     if not args.skip_training:

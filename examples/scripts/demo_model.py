@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from processing.synth.audio import SAMPLING_RATE, render_audio
-from processing.synth.corpus import FRAME_SIZE, synth_sample
-from processing.synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
-from processing.synth.video import expression_intensity, head_pose, render_frames
+from processing.data.synth.audio import SAMPLING_RATE, render_audio
+from processing.data.synth.corpus import FRAME_SIZE, synth_sample
+from processing.data.synth.factors import AUDITORY_FACTORS, BROWS, EYES, MOUTHS, Factors, sample_factors
+from processing.data.synth.video import expression_intensity, head_pose, render_frames
 from processing.tokenizers import media_token_ids
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -119,7 +119,7 @@ def corpus_texts(num: int, seed: int = 0) -> list[str]:
     """Texts of `num` training records (explanations, captions, subtitles, rejected) plus the fixed prompts."""
     from modeling_xemogpt.processing_xemogpt import CHAT_TEMPLATE, DEFAULT_INSTRUCTION
 
-    from processing.synth.record import rejected_explanation
+    from processing.data.synth.record import rejected_explanation
 
     texts = [DEFAULT_INSTRUCTION, CHAT_TEMPLATE, "Subtitle: (none)", "system user assistant Video: Audio:"]
     for i in range(num):

@@ -33,7 +33,7 @@ def main() -> None:
 
     from trl import DPOConfig
 
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.dpo import preference_pairs, preference_scores, trainer_from_args
     from processing.training.sft import parse_args
 

@@ -31,8 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from processing.synth.cues import CUE_TABLE, canonical_cues, recover_cues  # noqa: E402
-from processing.synth.factors import CUE_FACTORS, VISUAL_FACTORS, AUDITORY_FACTORS, Factors  # noqa: E402
+from processing.data.synth.cues import CUE_TABLE, canonical_cues, recover_cues  # noqa: E402
+from processing.data.synth.factors import CUE_FACTORS, VISUAL_FACTORS, AUDITORY_FACTORS, Factors  # noqa: E402
 
 FACTORS = list(VISUAL_FACTORS) + list(AUDITORY_FACTORS)
 DIRECTION = "dynamics"  # the direction-of-change cue (neutral -> X vs X -> neutral)
@@ -75,11 +75,11 @@ def stated_emotion(cues: dict) -> str | None:
 
 
 def reasoning(record: dict, cues: dict) -> dict | None:
-    """What the rules (processing/synth/rules.py) make of the cues an explanation states itself: `follows` = its
+    """What the rules (processing/data/synth/rules.py) make of the cues an explanation states itself: `follows` = its
     conclusion is the emotion its own cues (and its own reading of the subtitle) imply; `sound` = those cues imply
     the clip's true emotion. None when a factor cannot be read off the explanation; both False when the stated cues
     contradict each other."""
-    from processing.synth.rules import derive_emotion
+    from processing.data.synth.rules import derive_emotion
 
     values = factor_values(cues)
     if any(v is None for v in values.values()):
@@ -131,7 +131,7 @@ def bootstrap_intervals(correct: np.ndarray, counts: dict[str, np.ndarray], *, r
 
 def score(records: list[dict], predictions: list[dict], embedder) -> dict:
     """predictions: per record {"explanation": str} or {"cues": dict, "emotion": str} (prior baseline)."""
-    from processing.emocue360 import evaluate, extract_emotion
+    from processing.metrics.emocue360 import evaluate, extract_emotion
 
     pred_cues = [p["cues"] if "cues" in p else recover_cues(p["explanation"]) for p in predictions]
     pred_emotions = [p.get("emotion") or stated_emotion(c) or extract_emotion(p["explanation"])
@@ -182,8 +182,8 @@ def eval_records(data_dir: Path, num_samples: int, seed: int) -> dict[str, list[
     when it is missing or holds another number of clips."""
     import pyarrow.parquet as pq
 
-    from processing.emocue import load_emocue
-    from processing.synth.corpus import generate_corpus, split_counts
+    from processing.data.emocue import load_emocue
+    from processing.data.synth.corpus import generate_corpus, split_counts
 
     fractions = {"test": 0.5, "compositional": 0.5}
     wanted = split_counts(num_samples, fractions)
@@ -303,8 +303,8 @@ def main(argv=None) -> int:
     import modeling_xemogpt  # noqa: F401
     from transformers import AutoModel, AutoProcessor
 
-    from processing.emocue360 import load_embedder
-    from processing.synth.corpus import synth_sample
+    from processing.metrics.emocue360 import load_embedder
+    from processing.data.synth.corpus import synth_sample
 
     model = AutoModel.from_pretrained(args.model).eval()
     processor = AutoProcessor.from_pretrained(args.model)

@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from processing.synth.corpus import write_clip  # noqa: E402
-from processing.synth.factors import Factors  # noqa: E402
-from processing.synth.record import rejected_explanation  # noqa: E402
+from processing.data.synth.corpus import write_clip  # noqa: E402
+from processing.data.synth.factors import Factors  # noqa: E402
+from processing.data.synth.record import rejected_explanation  # noqa: E402
 
 NUM_FRAMES = 16
 
@@ -54,7 +54,7 @@ KINDS = {
 
 def find_samples(seed: int, limit: int = 40000) -> dict[str, int]:
     """The first train index of each kind (without rendering anything)."""
-    from processing.synth.corpus import synth_sample
+    from processing.data.synth.corpus import synth_sample
 
     found = {}
     for index in range(limit):

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="explain it as a timeline and print the agreement")
     args = parser.parse_args(argv)
-    from processing.synth.long_clip import long_clip, parse_schedule, random_schedule
+    from processing.data.synth.long_clip import long_clip, parse_schedule, random_schedule
 
     try:
         schedule = parse_schedule(args.schedule) if args.schedule else random_schedule(args.minutes * 60, args.seed)

@@ -22,8 +22,8 @@ DEFAULT_OUT = ROOT / "examples" / "models" / "xemogpt-synth-tiny-untrained"
 
 
 def synth_texts(num_records: int = 2000, seed: int = 0) -> list[str]:
-    from processing.synth.factors import sample_factors, sample_rng
-    from processing.synth.record import make_record
+    from processing.data.synth.factors import sample_factors, sample_rng
+    from processing.data.synth.record import make_record
     from processing.training.sft import corpus_texts
 
     records = []

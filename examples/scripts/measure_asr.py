@@ -2,7 +2,7 @@
 
     python examples/scripts/measure_asr.py [--asr MODEL] [--out FILE]     (needs espeak-ng: make espeak)
 
-Every EmoCue-Synth subtitle template (processing/synth/record.py, 40 sentences over 5 sentiments) is spoken by
+Every EmoCue-Synth subtitle template (processing/data/synth/record.py, 40 sentences over 5 sentiments) is spoken by
 Debian's espeak-ng, muxed as AAC into an MP4 next to a video track, and goes the way `xemogpt explain clip.mp4`
 (without --subtitle) takes it: load_clip (the clip's own track at 16 kHz) -> processing.inference.asr.Transcriber. Writes the
 word error rate over all sentences (word-level edit distance / reference words, case and punctuation folded), per
@@ -32,7 +32,7 @@ def speak(text: str, folder: Path, name: str) -> Path:
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    from processing.synth.corpus import encode_mp4
+    from processing.data.synth.corpus import encode_mp4
 
     wav = folder / f"{name}.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True)
@@ -50,7 +50,7 @@ def speak(text: str, folder: Path, name: str) -> Path:
 def main(argv=None) -> int:
     from processing.inference.asr import Transcriber, default_model, word_error_rate
     from processing.media import load_clip
-    from processing.synth.record import SUBTITLES
+    from processing.data.synth.record import SUBTITLES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asr", default=None, help="speech-recognition model (default: processing.inference.asr.default_model())")

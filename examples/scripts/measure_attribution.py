@@ -7,7 +7,7 @@ MP4 -> load_clip -> processor, greedy) are attributed as the CLI does it (proces
 one row without each input, batched). The truth is known: a visual cue is drawn in the video, an auditory cue is in
 the audio; the face / voice / subtitle readings ("The face looks happy.", "The voice sounds sad.", "The subtitle is
 negative.") come from the video / audio / subtitle; the emotion comes from the rule that made it
-(processing/synth/rules.py): F1 forced smile -> the voice decides (audio), F2 sarcasm -> the subtitle, F3 the face
+(processing/data/synth/rules.py): F1 forced smile -> the voice decides (audio), F2 sarcasm -> the subtitle, F3 the face
 leads -> video, F4 the voice -> audio, F5 the words -> subtitle (F5 with neutral words: no input changes it; left
 out of the share and counted apart).
 
@@ -52,8 +52,8 @@ def true_modality(category: str, cue: str) -> str | None:
 
 def emotion_truth(factors_json: str) -> tuple[str, str | None]:
     """(rule, the modality that rule makes the emotion depend on; None for F5 with neutral words)."""
-    from processing.synth.factors import Factors
-    from processing.synth.rules import derive_emotion
+    from processing.data.synth.factors import Factors
+    from processing.data.synth.rules import derive_emotion
 
     reading = derive_emotion(Factors.from_json(factors_json))
     if reading.rule == "F5" and reading.emotion == "neutral":

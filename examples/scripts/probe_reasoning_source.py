@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "scripts"))
 
 import evaluate_demo_model as ev  # noqa: E402
-from processing.synth.cues import recover_cues  # noqa: E402
-from processing.synth.factors import Factors  # noqa: E402
-from processing.synth.rules import derive_emotion  # noqa: E402
+from processing.data.synth.cues import recover_cues  # noqa: E402
+from processing.data.synth.factors import Factors  # noqa: E402
+from processing.data.synth.rules import derive_emotion  # noqa: E402
 
 CONCLUSION = "Overall,"
 

@@ -38,12 +38,12 @@ def main() -> None:
 
     from trl import SFTConfig
 
-    from processing.emocue import load_emocue
+    from processing.data.emocue import load_emocue
     from processing.training.sft import explanation_scores, generate_explanations, parse_args, trainer_from_args
 
     started = time.perf_counter()
     if not Path(args.data).exists():
-        from processing.synth.corpus import generate_corpus
+        from processing.data.synth.corpus import generate_corpus
 
         generate_corpus(args.data, args.num_samples, seed=0)
     synth_seconds = time.perf_counter() - started

@@ -54,8 +54,8 @@ def card_metadata(model_dir: Path):
     from huggingface_hub import ModelCardData
 
     from modeling_xemogpt.configuration_xemogpt import PIPELINE_TASK
-    from processing.model_card import eval_results, load_evaluation
-    from processing.synth.corpus import HUB_ID
+    from processing.hub.model_card import eval_results, load_evaluation
+    from processing.data.synth.corpus import HUB_ID
 
     evaluation = model_dir / "evaluation.json"
     return ModelCardData(
@@ -286,8 +286,8 @@ def main(argv=None) -> int:
 
     t = time.perf_counter()
     if args.variant == "full":
-        from processing.emocue import load_emocue
-        from processing.synth import generate_corpus
+        from processing.data.emocue import load_emocue
+        from processing.data.synth import generate_corpus
         from processing.tokenizers import build_bpe_tokenizer
 
         torch.set_num_threads(1)  # forking the decode / render workers under a multi-thread OpenMP pool can hang them

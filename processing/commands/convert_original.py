@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from modeling_xemogpt.convert_original import ConversionError, convert_original
 
-    from ..errors import XEmoGPTError
+    from processing.errors import XEmoGPTError
 
     try:
         report = convert_original(

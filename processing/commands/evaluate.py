@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 import warnings
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 DESCRIPTION = """Score explanations against references with EmoCue-360 (ARCHITECTURE.md §4).
 Each side is either a cue file (--ref-cues / --pred-cues: JSON id -> {"visual","auditory","emotional"} lists)
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     pred.add_argument("--predictions", metavar="P.jsonl", help="prediction records (JSONL with id and explanation / cues)")
     parser.add_argument("--compat", choices=("default", "paper"), default="default",
                         help="paper: the published auditory filter (drop cues containing 'text'); "
-                             "default: a word-level subtitle-cue filter (see processing/emocue360/README.md)")
+                             "default: a word-level subtitle-cue filter (see processing/metrics/emocue360/README.md)")
     parser.add_argument("--strict", action="store_true", help="fail when some ids are on one side only")
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     parser.add_argument("--out", metavar="DIR", help="write emocue360.json, report.md, emocue360.png, samples.jsonl")
@@ -74,7 +74,7 @@ def _extractor_options(args) -> dict:
 
 
 def run(args) -> int:
-    from ..emocue360 import EmoCue360Warning, evaluate, format_table, load_cue_file, write_report
+    from processing.metrics.emocue360 import EmoCue360Warning, evaluate, format_table, load_cue_file, write_report
 
     if args.batch_size < 1:
         raise XEmoGPTError("--batch-size must be at least 1")

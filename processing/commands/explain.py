@@ -63,8 +63,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import XEmoGPTError
-    from ..inference.explain import Explainer
+    from processing.errors import XEmoGPTError
+    from processing.inference.explain import Explainer
 
     if args.attribute and (args.stream or args.do_sample or (args.num_beams or 1) > 1):
         raise XEmoGPTError("--attribute compares greedy explanations generated in one batch: drop --stream, "
@@ -78,7 +78,7 @@ def run(args) -> int:
     if wants_timeline(args):
         return run_timeline(args, explainer)
     if not args.subtitle.strip():
-        from ..inference.asr import NO_MODEL_NOTE, resolve
+        from processing.inference.asr import NO_MODEL_NOTE, resolve
 
         explainer.transcriber = resolve(args.asr, args.no_asr)
         if explainer.transcriber is None and not args.no_asr:
@@ -123,7 +123,7 @@ def run(args) -> int:
 
 
 def _attribute(explainer, args, generation) -> int:
-    from ..inference.attribution import attribute, format_text
+    from processing.inference.attribution import attribute, format_text
 
     result = attribute(explainer, args.video, args.audio, args.subtitle, max_new_tokens=generation["max_new_tokens"])
     if args.json:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 
 def add_arguments(parser) -> None:
     """The explain command's timeline flags (`type`: its positive-number check)."""
-    from ..inference.timeline import DEFAULT_BATCH_SIZE
+    from processing.inference.timeline import DEFAULT_BATCH_SIZE
     from .explain import _at_least_one, _positive
 
     group = parser.add_argument_group("long clips (a timeline of windows)")
@@ -33,7 +33,7 @@ def wants_timeline(args) -> bool:
 
 
 def run_timeline(args, explainer) -> int:
-    from ..inference.timeline import explain_timeline, window_line
+    from processing.inference.timeline import explain_timeline, window_line
 
     if args.window is None:
         raise XEmoGPTError("--stride and --subtitle-file are for timelines: give --window SECONDS as well")

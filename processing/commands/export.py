@@ -36,8 +36,8 @@ def run(args) -> int:
 
     from modeling_xemogpt.hub import save_pretrained_with_code
 
-    from ..errors import XEmoGPTError
-    from ..model_card import config_base_models, load_evaluation, make_model_card, source_card_data
+    from processing.errors import XEmoGPTError
+    from processing.hub.model_card import config_base_models, load_evaluation, make_model_card, source_card_data
 
     try:
         model = AutoModel.from_pretrained(args.model)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 DESCRIPTION = """Generate an explanation for every row of an EmoCue split and write them as JSONL
 (id, explanation, emotion, cues). Rerunning the same command resumes: ids already in --out are skipped.
@@ -57,7 +57,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..inference.predict import predict
+    from processing.inference.predict import predict
 
     if Path(args.out).is_dir():
         raise XEmoGPTError(f"--out {args.out} is a folder: give the predictions file (e.g. {Path(args.out) / 'predictions.jsonl'})")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 
 def _fractions(text: str) -> dict[str, float]:
@@ -24,7 +24,7 @@ def _fractions(text: str) -> dict[str, float]:
 
 
 def register(subparsers) -> None:
-    from processing.synth.corpus import FPS, FRAME_SIZE
+    from processing.data.synth.corpus import FPS, FRAME_SIZE
 
     parser = subparsers.add_parser(
         "synth", help="generate the EmoCue-Synth corpus (procedural clips with exact cues)",
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from processing.synth.corpus import generate_corpus
+    from processing.data.synth.corpus import generate_corpus
 
     def progress(split, done, total):
         if sys.stderr.isatty():
@@ -71,6 +71,6 @@ def run(args) -> int:
     print(f"order-dependent cues: neutral->X {s['change_onset']:.1%}, X->neutral {s['change_offset']:.1%}, "
           f"nodding {s['nodding']:.1%}; any visual {s['visual_any']:.1%}; rising/falling pitch {s['pitch_contour']:.1%}")
     if not report.rejected_filled:
-        print("rejected: not filled (processing.emocue.dpo is not available)")
+        print("rejected: not filled (processing.data.emocue.dpo is not available)")
     print(f"{report.seconds:.1f} s, {report.clips_per_second:.1f} clips/second")
     return 0

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..emocue.validation import validate_dataset  # imported here: `xemogpt --help` stays fast
+    from processing.data.emocue.validation import validate_dataset  # imported here: `xemogpt --help` stays fast
 
     report = validate_dataset(
         args.dataset, split=args.split, media_root=args.media_root, check_media=not args.no_media_check

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASR_MODEL_ENV = "XEMOGPT_ASR_MODEL"

@@ -16,7 +16,7 @@ from threading import Thread
 
 import numpy as np
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO_ROOT / "examples" / "models" / "xemogpt-synth-tiny"
@@ -76,7 +76,7 @@ class Explanation:
 
 def parse_cues(text: str) -> tuple[dict[str, list[str]], str | None]:
     """The cue lists (visual / auditory / emotional) and the emotion named in an explanation."""
-    from ..emocue360 import extract_emotion, parse_explanation
+    from processing.metrics.emocue360 import extract_emotion, parse_explanation
 
     return parse_explanation(text), extract_emotion(text)
 
@@ -147,7 +147,7 @@ class Explainer:
             if not (DEFAULT_MODEL / "config.json").exists():
                 if not allow_untrained:
                     raise XEmoGPTError(UNTRAINED_REFUSAL.format(path=DEFAULT_MODEL))
-                from ..testing import tiny_model_and_processor
+                from processing.testing import tiny_model_and_processor
 
                 tiny, processor = tiny_model_and_processor(seed=0, num_frames=16, max_audio_seconds=12.0)
                 notes.append(RANDOM_MODEL_NOTE.format(path=DEFAULT_MODEL))
@@ -198,7 +198,7 @@ class Explainer:
     # ------------------------------------------------------------------------------------------------------------
 
     def _read(self, video, audio, allow_audio_only=True):
-        from ..media import load_clip
+        from processing.media import load_clip
 
         return load_clip(
             video,

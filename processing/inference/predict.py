@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError, XEmoGPTError
+from processing.errors import DatasetError, XEmoGPTError
 
 PART_SUFFIX = ".rank"
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -145,7 +145,7 @@ def prediction_row(key: str, text: str, parse_cues: bool = True) -> dict:
         return {**row, "emotion": None, "cues": {"visual": [], "auditory": [], "emotional": []}}
     if parse_cues:
         try:
-            from ..emocue360 import extract_emotion, parse_explanation
+            from processing.metrics.emocue360 import extract_emotion, parse_explanation
         except ImportError:  # the metric package is optional for prediction
             return row
         row["emotion"] = extract_emotion(text)
@@ -155,7 +155,7 @@ def prediction_row(key: str, text: str, parse_cues: bool = True) -> dict:
 
 def decode_row(row: dict, processor) -> dict:
     """Frames, timestamps and audio of one dataset row, as `prepare_clips` takes them. Raises on bad media."""
-    from ..media import load_clip
+    from processing.media import load_clip
 
     video, audio = row.get("video") or None, row.get("audio") or None
     if video is None and audio is None:
@@ -338,7 +338,7 @@ def predict_rows(model, processor, rows: list[dict], out_path, *, batch_size: in
 
 def select_split(dataset_path, split: str | None, media_root=None):
     """The split to predict: `split`, else "test" when the dataset has one, else its only split."""
-    from ..emocue import load_emocue
+    from processing.data.emocue import load_emocue
 
     if split is not None:
         return split, load_emocue(dataset_path, split=split, media_root=media_root)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 PARTS = {  # parameter-name prefix (in XEmoGPTForConditionalGeneration) -> part name of parameter_breakdown()
     "model.vision_tower.": "vision_encoder",

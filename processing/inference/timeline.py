@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .timeline_media import (Window, iter_window_media, is_truncation, media_duration, plan_windows, read_subtitles,
                              subtitle_between)
 
@@ -274,7 +274,7 @@ def schedule_agreement(windows: list[WindowExplanation], segments: list[dict]) -
     """How often a window's emotion is the scheduled one at its centre (`segments`: [{start, end, emotion}]; labels
     compared by EmoCue-360's emotion groups), over all windows and over the windows that do not straddle a change of
     the schedule."""
-    from ..emocue360.emotions import normalize_emotion  # labels by group: "contempt" is "contemptuous"
+    from processing.metrics.emocue360.emotions import normalize_emotion  # labels by group: "contempt" is "contemptuous"
 
     def scheduled(t):
         return next((s["emotion"] for s in segments if s["start"] <= t < s["end"]), segments[-1]["emotion"])

@@ -30,9 +30,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import DatasetError, MediaError, XEmoGPTError, reading_text
-from ..media import _AUDIO_MARGIN_SECONDS, MAX_FRAME_PIXELS, _audio_stream, _checked_path, _mono, _open, _reason
-from ..media import _resample, _threads_for, _timeline, _ToRgb, _video_stream
+from processing.errors import DatasetError, MediaError, XEmoGPTError, reading_text
+from processing.media import _AUDIO_MARGIN_SECONDS, MAX_FRAME_PIXELS, _audio_stream, _checked_path, _mono, _open, _reason
+from processing.media import _resample, _threads_for, _timeline, _ToRgb, _video_stream
 
 
 @dataclass(frozen=True)

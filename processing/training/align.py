@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .optim import end_training, resume_checkpoint, split_param_group
 
 STAGES = ("video", "audio")
@@ -217,7 +217,7 @@ def build_alignment_model(args: AlignmentArguments, stage: str, base: Path, text
 
 
 def load_split(args: AlignmentArguments, split: str, limit: int | None):
-    from ..emocue import load_emocue
+    from processing.data.emocue import load_emocue
 
     records = load_emocue(args.dataset_name, split, media_root=args.media_root)
     if limit is not None:
@@ -227,7 +227,7 @@ def load_split(args: AlignmentArguments, split: str, limit: int | None):
 
 def held_out_split(args: AlignmentArguments):
     """The `dataset_test_split` records; None (with a warning) when the dataset has no such split."""
-    from ..emocue import load_emocue
+    from processing.data.emocue import load_emocue
 
     if not args.dataset_test_split:
         return None

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..errors import DatasetError, MediaError
+from processing.errors import DatasetError, MediaError
 
 MODALITIES = ("video", "audio")
 FEATURE_KEYS = ("video_features", "audio_features", "audio_features_mask")
@@ -88,7 +88,7 @@ class XEmoGPTSFTCollator:
 
         Cached features win over files. Raises DatasetError naming the row when a media file cannot be read.
         """
-        from ..media import load_audio, sample_frames
+        from processing.media import load_audio, sample_frames
 
         out, decided = self.cached_features(row)
         if "video" not in self.modalities:

@@ -3,7 +3,7 @@
     xemogpt train dpo --config examples/recipes/synth-tiny/dpo.yaml [--beta 0.1 --max_steps 20 ...]
 
 Pairs come from EmoCue records: chosen = the reference explanation, rejected = the record's own `rejected` text or
-one built by `processing.emocue.dpo.build_rejected` (a hallucinated cue, a wrong modality, a wrong emotion).
+one built by `processing.data.emocue.dpo.build_rejected` (a hallucinated cue, a wrong modality, a wrong emotion).
 
 How TRL 1.16 computes the DPO loss, and why a small subclass is enough: the collator returns one batch of 2B rows,
 all chosen then all rejected, each prompt + answer with a `completion_mask`; `DPOTrainer._compute_loss` passes every
@@ -39,7 +39,7 @@ class XEmoGPTDPOTrainer(BridgeLearningRateMixin, DPOTrainer):
 
 def preference_pairs(dataset, xargs: XEmoGPTArguments | None = None):
     """DPO rows (id, video, audio, subtitle, chosen, rejected, rejected_kind) from EmoCue records."""
-    from ..emocue import make_preference_pairs
+    from processing.data.emocue import make_preference_pairs
 
     xargs = xargs or XEmoGPTArguments()
     return make_preference_pairs(dataset, xargs.rejection_seed, kind=xargs.rejected_kind,

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import XEmoGPTError
-from ..media import has_audio_track
+from processing.errors import XEmoGPTError
+from processing.media import has_audio_track
 
 CACHE_FORMAT = 1
 FEATURES_DIR = "features"
@@ -180,7 +180,7 @@ def decode_media(row: Mapping, kind: str, processor, backend: str = "auto"):
     the processor's frame count, sampling rate and audio cut. Uses the two halves of `processing.media.load_clip`
     (`sample_frames`, `load_audio`) so that only the needed stream is decoded (the audio of an MP4 costs ~3x its
     16 frames)."""
-    from ..media import load_audio, sample_frames
+    from processing.media import load_audio, sample_frames
 
     if kind == "video":
         return sample_frames(row["video"], processor.num_frames, method=backend)[0]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOTrainer, ScriptArguments
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .optim import BridgeLearningRateMixin, add_time_budget
 from .sft import XEmoGPTArguments, parse_args, prepare_training, train_and_save
 

@@ -11,7 +11,7 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 
 # The bridge layers of XEmoGPTForConditionalGeneration.model (transformer layers, norms, position tables), not the
 # projections into the language model.

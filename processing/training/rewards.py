@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..emocue360 import EmoCue360, extract_emotion, normalize_emotion, parse_explanation
+from processing.metrics.emocue360 import EmoCue360, extract_emotion, normalize_emotion, parse_explanation
 
 SCORED = ("visual", "auditory")
 INVENTED_BELOW = 0.7

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from trl import SFTTrainer
 
-from ..errors import DatasetError, XEmoGPTError
+from processing.errors import DatasetError, XEmoGPTError
 from .collators import MODALITIES, XEmoGPTSFTCollator
 from .optim import BRIDGE_MODULES, BridgeLearningRateMixin, add_time_budget, end_training, resume_checkpoint
 
@@ -76,7 +76,7 @@ class XEmoGPTArguments:
 
 def load_datasets(script_args, xargs: XEmoGPTArguments):
     """(train, eval or None) EmoCue splits named by `dataset_train_split` / `dataset_test_split`."""
-    from ..emocue import load_emocue
+    from processing.data.emocue import load_emocue
 
     if not script_args.dataset_name:
         raise XEmoGPTError("--dataset_name is required: an EmoCue folder (e.g. made by `xemogpt synth`) or Hub id")
@@ -106,7 +106,7 @@ def dataset_modalities(dataset, allowed: Sequence[str] = MODALITIES, probe: int 
     if any(row.get("audio") or row.get("audio_features") is not None for row in rows):
         found.add("audio")
     else:
-        from ..media import has_audio_track
+        from processing.media import has_audio_track
 
         if any(has_audio_track(row["video"]) for row in [r for r in rows if r.get("video")][:probe]):
             found.add("audio")
@@ -157,7 +157,7 @@ def build_model_from_config(config_file: str | Path, texts: Iterable[str], vocab
     `texts`. Returns (model, processor)."""
     from modeling_xemogpt import XEmoGPTConfig, XEmoGPTForConditionalGeneration, XEmoGPTProcessor
 
-    from ..tokenizers import build_bpe_tokenizer, media_token_ids, set_generation_tokens
+    from processing.tokenizers import build_bpe_tokenizer, media_token_ids, set_generation_tokens
 
     try:
         spec = json.loads(Path(config_file).read_text())
@@ -390,7 +390,7 @@ def build_sft_trainer(model, processor, args, train_dataset, eval_dataset=None, 
 def generate_explanations(model, processor, rows: Sequence[Mapping], *, collator: XEmoGPTSFTCollator | None = None,
                           batch_size: int = 8, max_new_tokens: int = 256, **generate_kwargs) -> list[str]:
     """Greedy explanations for `rows` (their media via `collator`: raw files or cached features)."""
-    from ..inference.predict import generate_texts
+    from processing.inference.predict import generate_texts
 
     collator = collator or XEmoGPTSFTCollator(processor)
     tokenizer = processor.tokenizer
@@ -406,7 +406,7 @@ def generate_explanations(model, processor, rows: Sequence[Mapping], *, collator
 def explanation_scores(rows: Sequence[Mapping], predictions: Sequence[str], embedder=None) -> dict:
     """EmoCue-360 F1 per category (+ their mean) and emotion accuracy of `predictions` against the rows' cues and
     emotion labels (rule cue extractor, default subtitle filter)."""
-    from ..emocue360 import evaluate, parse_explanation
+    from processing.metrics.emocue360 import evaluate, parse_explanation
 
     references = [{"id": r["id"], "cues": r.get("cues"), "explanation": r.get("explanation") or "",
                    "emotion": r.get("emotion")} for r in rows]

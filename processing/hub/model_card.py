@@ -31,7 +31,7 @@ def load_evaluation(path, system: str | None = None) -> dict:
       scores of `system` (the exported model's name), per split.
 
     Raises XEmoGPTError for a file that holds neither (instead of writing an empty results table)."""
-    from .errors import XEmoGPTError
+    from processing.errors import XEmoGPTError
 
     try:
         data = json.loads(Path(path).read_text())

@@ -26,7 +26,7 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from ..errors import DatasetError, reading_text
+from processing.errors import DatasetError, reading_text
 from .card import DATA_DIR, split_data_files
 from .schema import (
     FEATURES,

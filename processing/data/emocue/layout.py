@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from modeling_xemogpt.hub import staging_dir
 
-from ..errors import DatasetError
+from processing.errors import DatasetError
 from .card import DATA_DIR, make_dataset_card, split_data_files
 from .schema import (FEATURES, KNOWN_SPLITS, MEDIA_COLUMNS, STORED_FEATURES, embedded_media, normalize_record,
                      resolve_media_path, validate_record)

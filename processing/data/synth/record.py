@@ -109,9 +109,9 @@ def explanation(f: Factors, rng: np.random.Generator) -> str:
 
 
 def rejected_explanation(record: dict, seed: int) -> str | None:
-    """The DPO `rejected` text from processing/emocue/dpo.py when that module is available, else None."""
+    """The DPO `rejected` text from processing/data/emocue/dpo.py when that module is available, else None."""
     try:
-        from processing.emocue.dpo import build_rejected
+        from processing.data.emocue.dpo import build_rejected
     except ImportError:
         return None
     return build_rejected(record, seed)
@@ -121,7 +121,7 @@ def make_record(factors: Factors, rng: np.random.Generator, *, id: str = "synth"
                 rejected_seed: int | None = None) -> dict:
     """One EmoCue row for `factors` (media paths `media/<id>.mp4|.wav`; texts drawn with `rng`).
 
-    `rejected` is filled by processing.emocue.dpo.build_rejected when `rejected_seed` is given and that
+    `rejected` is filled by processing.data.emocue.dpo.build_rejected when `rejected_seed` is given and that
     module exists; otherwise it is None.
     """
     record = {

@@ -11,7 +11,7 @@ Exact semantics (ARCHITECTURE.md §4, the published scorer):
   (the published scorer checks this before the skip rule).
 * auditory: every subtitle cue (reference and predicted) is dropped first, then the sample is skipped if no
   reference cue is left. ``compat="paper"`` drops cues containing the substring ``text``; the default uses
-  :func:`processing.emocue360.cues.is_subtitle_cue` (word-level, see ``SUBTITLE_CUE_RULE``). This filter is
+  :func:`processing.metrics.emocue360.cues.is_subtitle_cue` (word-level, see ``SUBTITLE_CUE_RULE``). This filter is
   the only difference between the two modes.
 * A missing ``visual``/``auditory`` key counts as an empty list (the published scorer crashes there).
 * Ids on one side only: the score covers the ids present on both sides, with a warning; ``strict=True``
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import DatasetError, XEmoGPTError
+from processing.errors import DatasetError, XEmoGPTError
 from .cues import CATEGORIES, subtitle_filter, validate_cue_file
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"

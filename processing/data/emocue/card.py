@@ -18,7 +18,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from hub_cards import DATASET_CARD_TEMPLATE
 
-from ..errors import DatasetError
+from processing.errors import DatasetError
 from .schema import COLUMN_DESCRIPTIONS, FEATURES, sort_splits
 
 EMBEDDED_DESCRIPTIONS = {

@@ -2,7 +2,7 @@
 
 Chosen by a spec string (:func:`get_extractor`):
 
-* ``rule`` (default): :func:`processing.emocue360.rules.parse_explanation`, deterministic and offline.
+* ``rule`` (default): :func:`processing.metrics.emocue360.rules.parse_explanation`, deterministic and offline.
 * ``hf:DIR``: a local causal LM (transformers) prompted one-shot, like the published extractor; the reply's JSON
   is validated and the generation retried (sampling) up to ``retries`` times, then ``fallback`` applies.
 * ``openai:BASE_URL``: any OpenAI-compatible ``/chat/completions`` server (stdlib ``urllib``), a thread pool,
@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .cues import CATEGORIES
 from .rules import parse_explanation
 

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 
-from ..errors import DatasetError, reading_text
+from processing.errors import DatasetError, reading_text
 from .cues import CATEGORIES, iter_jsonl, validate_cue_set
 from .emotions import emotion_scores, normalize_emotion
 from .extractors import get_extractor
@@ -89,7 +89,7 @@ def read_records(source) -> list[dict]:
 
 def _read_dataset_folder(path: str) -> list[dict]:
     try:  # the EmoCue loader, when the project has one
-        from ..emocue import load_emocue  # type: ignore[attr-defined]
+        from processing.data.emocue import load_emocue  # type: ignore[attr-defined]
     except ImportError:
         load_emocue = None
     if load_emocue is not None:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from modeling_xemogpt.hub import staging_dir
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .audio import SAMPLING_RATE, render_audio
 from .factors import SPLIT_SIZE_LIMIT, SPLITS, Factors, sample_factors, sample_rng
 from .record import make_record, rejected_explanation
@@ -238,7 +238,7 @@ def generate_corpus(out_dir, num_samples: int, *, seed: int = 0, split_fractions
         `push_to_hub` need); off: records with media paths only, for a corpus only `xemogpt train` reads (a third
         of the disk and of the writing).
     """
-    from processing.emocue.layout import EmoCueWriter
+    from processing.data.emocue.layout import EmoCueWriter
 
     out_dir = Path(out_dir).absolute()
     fractions = dict(split_fractions or DEFAULT_SPLIT_FRACTIONS)

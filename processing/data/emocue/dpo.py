@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import datasets
 
-from ..errors import DatasetError
+from processing.errors import DatasetError
 from .schema import CUE_CATEGORIES
 
 KINDS = ("hallucinated_cue", "wrong_modality", "wrong_emotion")

@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import XEmoGPTError
+from processing.errors import XEmoGPTError
 from .audio import SAMPLING_RATE, render_audio
 from .corpus import AUDIO_BITRATE, AUDIO_OPTIONS, FPS, FRAME_SIZE, VIDEO_OPTIONS, _yuv420p_frames
 from .cues import canonical_cues

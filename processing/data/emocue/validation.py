@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError
+from processing.errors import DatasetError
 from .load import find_local_source, iter_raw_rows, load_emocue
 from .schema import (CUE_CATEGORIES, KNOWN_SPLITS, MEDIA_COLUMNS, check_media_file, escapes_roots, normalize_record, resolve_media_path,
                      validate_record)

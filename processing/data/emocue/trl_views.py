@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from datasets import Audio, Dataset, Features, Image, List, Value, Video
 
-from ..media import has_audio_track
+from processing.media import has_audio_track
 from .schema import embedded_media, media_reference
 
 VIEWS = ("messages", "preference")

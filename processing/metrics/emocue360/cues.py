@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from ..errors import DatasetError, reading_text
+from processing.errors import DatasetError, reading_text
 
 CATEGORIES = ("visual", "auditory", "emotional")
 

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import DatasetError
+from processing.errors import DatasetError
 from .layout import EmoCueWriter, write_emocue
 from .schema import CUE_CATEGORIES
 
