@@ -67,7 +67,8 @@ def bench_sft_cached_vs_raw() -> dict:
     from processing.data.emocue import load_emocue
     from processing.data.synth.corpus import generate_corpus
     from processing.training.feature_cache import cache_media_features, open_feature_cache
-    from processing.training.sft import build_model_from_config, build_sft_trainer, corpus_texts
+    from processing.training.sft import build_sft_trainer
+    from processing.training.setup import build_model_from_config, corpus_texts
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "synth"
@@ -119,15 +120,10 @@ def bench_alignment_cached_vs_raw() -> dict:
 
     from processing.data.emocue import load_emocue
     from processing.data.synth.corpus import generate_corpus
-    from processing.training.align import (
-        AlignmentArguments,
-        AlignmentCollator,
-        build_alignment_model,
-        make_trainer,
-        prepare_split,
-    )
+    from processing.training.align import AlignmentArguments
+    from processing.training.align_trainer import AlignmentCollator, build_alignment_model, make_trainer, prepare_split
     from processing.training.feature_cache import cache_media_features, load_text_encoder
-    from processing.training.sft import corpus_texts, save_fresh_model
+    from processing.training.setup import corpus_texts, save_fresh_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(ALIGN_THREADS)

@@ -176,7 +176,7 @@ def test_the_log_probability_forwards_see_the_clip(synth, tmp_path):
     """The trainer's chunked log-probs of a completion equal the model's own forward with the clip, and differ
     from the same forward without it (what stock GRPOTrainer computes for video prompts)."""
     from processing.training.grpo import GRPOScriptArguments, trainer_from_args
-    from processing.training.sft import parse_args
+    from processing.training.setup import parse_args
     from trl import GRPOConfig
 
     trainer = trainer_from_args(*parse_args(flags(synth, tmp_path / "o"), GRPOConfig, script_class=GRPOScriptArguments))
@@ -215,7 +215,7 @@ def test_grpo_recipes_parse_with_trl_and_name_our_rewards(recipe):
     from trl import GRPOConfig
 
     from processing.training.grpo import GRPOScriptArguments, reward_functions
-    from processing.training.sft import parse_args
+    from processing.training.setup import parse_args
 
     script_args, training_args, model_args, xargs = parse_args(
         ["--config", str(ROOT / "examples" / "recipes" / recipe), "--use_cpu", "true", "--bf16", "false"],

@@ -154,7 +154,7 @@ def test_preference_collator_repeats_prompt_and_media_for_chosen_and_rejected(ti
 
 @pytest.mark.parametrize("keep, expected", [([1], ("video",)), ([2], ("audio",)), ([0], ("video", "audio"))])
 def test_bridges_train_according_to_the_data_modalities(rows, keep, expected):
-    from processing.training.sft import dataset_modalities, set_trainable_parameters
+    from processing.training.setup import dataset_modalities, set_trainable_parameters
 
     model, _ = tiny_model_and_processor(seed=0, max_audio_seconds=1.0)
     data = datasets.Dataset.from_list([rows[i] for i in keep])
@@ -173,7 +173,7 @@ def test_lora_targets_only_the_language_model_and_saves_the_bridges():
     from peft import get_peft_model
     from trl import ModelConfig
 
-    from processing.training.sft import language_model_targets, lora_config
+    from processing.training.setup import language_model_targets, lora_config
 
     model, _ = tiny_model_and_processor(seed=0, max_audio_seconds=1.0)
     config = lora_config(model, ModelConfig(use_peft=True, lora_r=4, lora_alpha=8), ("video",))
@@ -192,7 +192,8 @@ def test_bridge_learning_rate_zero_keeps_the_aligned_bridges_frozen_and_trains_t
         rows, feature_cache, base_dir, tmp_path):
     from trl import ModelConfig, SFTConfig
 
-    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training
+    from processing.training.sft import build_sft_trainer
+    from processing.training.setup import XEmoGPTArguments, configure_training
 
     xargs = XEmoGPTArguments(bridge_learning_rate=0.0)
     model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
@@ -226,7 +227,8 @@ def test_bridge_learning_rate_is_a_param_group_of_the_sft_and_dpo_optimizers(row
 
     from processing.training.dpo import build_dpo_trainer, preference_pairs
     from processing.training.optim import bridge_parameters
-    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training
+    from processing.training.sft import build_sft_trainer
+    from processing.training.setup import XEmoGPTArguments, configure_training
 
     def trainer_for(xargs):
         model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
@@ -264,7 +266,8 @@ def test_sft_lora_adapter_loads_onto_the_base_model_for_generation(tiny, rows, f
     from peft import PeftModel
     from trl import ModelConfig, SFTConfig
 
-    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training
+    from processing.training.sft import build_sft_trainer
+    from processing.training.setup import XEmoGPTArguments, configure_training
 
     model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
     processor = XEmoGPTProcessor.from_pretrained(base_dir)
@@ -293,7 +296,8 @@ def test_sft_lora_adapter_loads_onto_the_base_model_for_generation(tiny, rows, f
 def test_qlora_step_runs_on_cpu_with_only_the_language_model_in_4bit(rows, feature_cache, base_dir, tmp_path):
     from trl import ModelConfig, SFTConfig
 
-    from processing.training.sft import XEmoGPTArguments, build_sft_trainer, configure_training, load_model_and_processor
+    from processing.training.sft import build_sft_trainer
+    from processing.training.setup import XEmoGPTArguments, configure_training, load_model_and_processor
 
     model_args = ModelConfig(model_name_or_path=str(base_dir), use_peft=True, lora_r=4, lora_alpha=8, load_in_4bit=True,
                              dtype="bfloat16")
@@ -314,7 +318,7 @@ def test_dpo_trains_against_the_disabled_adapter_or_a_frozen_copy(rows, feature_
     from trl import DPOConfig, ModelConfig
 
     from processing.training.dpo import build_dpo_trainer, preference_pairs, preference_scores
-    from processing.training.sft import XEmoGPTArguments, configure_training
+    from processing.training.setup import XEmoGPTArguments, configure_training
 
     model = XEmoGPTForConditionalGeneration.from_pretrained(base_dir)
     processor = XEmoGPTProcessor.from_pretrained(base_dir)
@@ -342,7 +346,7 @@ def test_dpo_trains_against_the_disabled_adapter_or_a_frozen_copy(rows, feature_
 def test_recipes_parse_with_trl(recipe):
     from trl import DPOConfig, SFTConfig
 
-    from processing.training.sft import parse_args, prepare_training_args
+    from processing.training.setup import parse_args, prepare_training_args
 
     config_class = DPOConfig if "dpo" in recipe else SFTConfig
     script_args, training_args, model_args, xargs = parse_args(

@@ -35,7 +35,7 @@ def main() -> None:
 
     from processing.data.emocue import load_emocue
     from processing.training.dpo import preference_pairs, preference_scores, trainer_from_args
-    from processing.training.sft import parse_args
+    from processing.training.setup import parse_args
 
     started = time.perf_counter()
     extra = [a for a in args.recipe_args if a != "--"]

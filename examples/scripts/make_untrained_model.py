@@ -24,7 +24,7 @@ DEFAULT_OUT = ROOT / "examples" / "models" / "xemogpt-synth-tiny-untrained"
 def synth_texts(num_records: int = 2000, seed: int = 0) -> list[str]:
     from processing.data.synth.factors import sample_factors, sample_rng
     from processing.data.synth.record import make_record
-    from processing.training.sft import corpus_texts
+    from processing.training.setup import corpus_texts
 
     records = []
     for index in range(num_records):
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     import torch
 
     from modeling_xemogpt.hub import save_pretrained_with_code
-    from processing.training.sft import build_model_from_config
+    from processing.training.setup import build_model_from_config
 
     texts = synth_texts()
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from modeling_xemogpt.alignment_xemogpt import permute_frames, random_permutations  # noqa: E402
 from processing.data.emocue import load_emocue  # noqa: E402
-from processing.training.align import order_accuracy_by_kind  # noqa: E402
+from processing.training.align_trainer import order_accuracy_by_kind  # noqa: E402
 from processing.training.feature_cache import find_caches, load_cached_split  # noqa: E402
 
 

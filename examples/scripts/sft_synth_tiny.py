@@ -39,7 +39,8 @@ def main() -> None:
     from trl import SFTConfig
 
     from processing.data.emocue import load_emocue
-    from processing.training.sft import explanation_scores, generate_explanations, parse_args, trainer_from_args
+    from processing.training.sft import explanation_scores, generate_explanations, trainer_from_args
+    from processing.training.setup import parse_args
 
     started = time.perf_counter()
     if not Path(args.data).exists():

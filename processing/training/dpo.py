@@ -25,8 +25,7 @@ from trl import DPOTrainer
 
 from .collators import XEmoGPTPreferenceCollator
 from .optim import BridgeLearningRateMixin, add_time_budget
-from .sft import (XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args,
-                  train_and_save)
+from .setup import XEmoGPTArguments, make_collator, parse_args, prepare_training, prepare_training_args, train_and_save
 
 
 class XEmoGPTDPOTrainer(BridgeLearningRateMixin, DPOTrainer):

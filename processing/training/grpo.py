@@ -32,7 +32,7 @@ from trl import GRPOTrainer, ScriptArguments
 
 from processing.errors import XEmoGPTError
 from .optim import BridgeLearningRateMixin, add_time_budget
-from .sft import XEmoGPTArguments, parse_args, prepare_training, train_and_save
+from .setup import XEmoGPTArguments, parse_args, prepare_training, train_and_save
 
 MEDIA_INPUTS = ("pixel_values_videos", "video_features", "input_values", "input_features", "audio_attention_mask",
                 "audio_features", "audio_features_mask")
