@@ -1,6 +1,7 @@
 """EmoCue-Synth: reproducible media, valid records, exact cues and explicit emotion rules."""
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from processing.data.synth import (COMPOSITIONAL_HOLDOUT, CUE_FACTORS, EMOTIONS,
                               canonical_cues, compositional_key, derive_emotion, factor_labels, generate_corpus,
                               make_record, order_dependent_shares, recover_cues, render_audio, render_frames,
                               sample_factors, sample_rng)
-from processing.data.synth.cues import CUE_TABLE
+from processing.data.synth.cues import CUE_TABLE, EXPRESSION_NOUNS, SUBJECTS, VOICES
 from processing.data.synth.factors import sample_nuisance
+from processing.metrics.emocue360.canonical import ANY_EMOTION, BASIC_CUES, canonical_cue
+from processing.metrics.emocue360.emotions import EMOTION_NOUNS
 
 SIZE, FPS = 64, 8  # small and fast; the defaults (112 px, 12 fps) only cost more time
 
@@ -186,6 +189,22 @@ def test_cue_table_has_one_statement_per_cue_value():
     statements = [cue.statement for cue in CUE_TABLE.values()]
     assert len(statements) == len(set(statements))
     assert all(s.endswith(".") and s[0].isupper() for s in statements)
+
+
+def test_every_paraphrase_reads_back_in_the_metric_as_its_cue():
+    subjects = {s for group in SUBJECTS.values() for s in group}
+    expected = {p.format(subj=subj, voice=voice, x=x): (cue.category, cue.statement.format(x=x))
+                for cue in CUE_TABLE.values()
+                for p, subj, voice, x in itertools.product(cue.paraphrases, subjects, VOICES,
+                                                           EXPRESSION_NOUNS.values())}
+    assert {clause: canonical_cue(clause) for clause in expected} == expected
+
+
+def test_the_metric_basic_cues_are_the_generator_cues():
+    emotion_valued = {factor for factor, value in BASIC_CUES if value == ANY_EMOTION}
+    assert ({key for key in BASIC_CUES if key[1] != ANY_EMOTION}
+            == {key for key in CUE_TABLE if key[0] not in emotion_valued})
+    assert set(EMOTIONS) <= set(EMOTION_NOUNS)
 
 
 def test_factor_labels_index_the_vocabularies():

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import datasets
 
 from processing.errors import DatasetError
+from processing.metrics.emocue360.emotions import EMOTION_NOUNS, EMOTION_SYNONYMS
 from .schema import CUE_CATEGORIES
 
 KINDS = ("hallucinated_cue", "wrong_modality", "wrong_emotion")
@@ -67,18 +68,8 @@ _ATTRIBUTION = {
     "auditory": ("{Cue}, as the audio reveals.", "{Cue}, which can be heard in the audio."),
 }
 
-# Emotion words (adjective, noun) and the emotions that contradict each.
-EMOTION_FORMS = {
-    "happy": ("happy", "happiness"),
-    "sad": ("sad", "sadness"),
-    "angry": ("angry", "anger"),
-    "surprised": ("surprised", "surprise"),
-    "fearful": ("fearful", "fear"),
-    "worried": ("worried", "worry"),
-    "disgusted": ("disgusted", "disgust"),
-    "neutral": ("neutral", "neutrality"),
-    "contemptuous": ("contemptuous", "contempt"),
-}
+# The labels contradicting each label: "wrong_emotion" writes one of them in place of the emotion an explanation
+# names, in the same part of speech (the words: emotions.EMOTION_NOUNS and EMOTION_SYNONYMS).
 CONTRADICTIONS = {
     "happy": ("sad", "angry", "fearful"),
     "sad": ("happy", "surprised"),
@@ -89,18 +80,6 @@ CONTRADICTIONS = {
     "disgusted": ("happy", "neutral"),
     "neutral": ("angry", "happy", "sad"),
     "contemptuous": ("happy", "fearful"),
-}
-# Other emotion words: adjectives (first group) and nouns, each standing for one of EMOTION_FORMS' emotions.
-EMOTION_SYNONYMS = {
-    "adjective": {
-        "cheerful": "happy", "joyful": "happy", "glad": "happy", "pleased": "happy", "delighted": "happy",
-        "upset": "sad", "unhappy": "sad", "sorrowful": "sad", "depressed": "sad",
-        "furious": "angry", "annoyed": "angry", "irritated": "angry", "frustrated": "angry",
-        "astonished": "surprised", "amazed": "surprised", "shocked": "surprised",
-        "scared": "fearful", "afraid": "fearful", "frightened": "fearful", "terrified": "fearful",
-        "anxious": "worried", "nervous": "worried", "calm": "neutral",
-    },
-    "noun": {"joy": "happy", "sorrow": "sad", "rage": "angry", "anxiety": "worried", "fright": "fearful"},
 }
 _SWAPPED_OPENINGS = {"in the video": "in the audio", "in the audio": "in the video"}
 
@@ -155,10 +134,10 @@ def _wrong_modality(record, explanation, rng) -> str | None:
 
 
 def _emotion_words() -> dict[str, tuple[str, int]]:
-    """word -> (emotion, 0 for an adjective / 1 for a noun)."""
-    words = {form: (emotion, i) for emotion, forms in EMOTION_FORMS.items() for i, form in enumerate(forms)}
+    """word -> (label, 0 for an adjective / 1 for a noun)."""
+    words = {form: (label, i) for label, noun in EMOTION_NOUNS.items() for i, form in enumerate((label, noun))}
     for i, group in enumerate(("adjective", "noun")):
-        words.update({word: (emotion, i) for word, emotion in EMOTION_SYNONYMS[group].items()})
+        words.update({word: (label, i) for word, label in EMOTION_SYNONYMS[group].items()})
     return words
 
 
@@ -176,11 +155,11 @@ def _wrong_emotion(record, explanation, rng) -> str | None:
             meaning = words.get(word.lower())
             if meaning is None or meaning[0] != emotion:
                 return word
-            form = EMOTION_FORMS[wrong][meaning[1]]
+            form = (wrong, EMOTION_NOUNS[wrong])[meaning[1]]
             return form.capitalize() if word[0].isupper() else form
 
         return re.sub(r"[A-Za-z]+", replace, explanation)
-    wrong = rng.choice(CONTRADICTIONS.get(label, tuple(e for e in EMOTION_FORMS if e != label)))
+    wrong = rng.choice(CONTRADICTIONS.get(label, tuple(e for e in EMOTION_NOUNS if e != label)))
     return explanation.rstrip() + f" Overall, the person appears {wrong}."
 
 

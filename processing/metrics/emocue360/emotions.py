@@ -1,4 +1,9 @@
-"""Emotion labels: synonym groups, mentions in free text, and label accuracy / hit rate.
+"""The emotion vocabulary, and what the metric does with it: label groups, mentions in free text, accuracy.
+
+This module is the one home of emotion words. Besides the metric's synonym groups it lists the words the data
+writes: each emotion's adjective (its label) and noun, other common adjectives and nouns (EmoCue-Synth's
+paraphrases and the DPO "wrong_emotion" corruption, in processing/data, take theirs from here) and the words a
+basic emotional cue may name (canonical.py).
 
 Labels are compared by *group*: "joyful" and "happy" are the same answer. A label outside every group is
 compared as itself (lower-cased, stripped).
@@ -30,6 +35,31 @@ EMOTION_GROUPS: dict[str, tuple[str, ...]] = {
     "disgusted": ("disgusted", "disgust", "repulsed", "revulsion", "disgusting"),
     "contempt": ("contempt", "contemptuous", "disdain", "scornful", "scorn"),
     "embarrassed": ("embarrassed", "embarrassment", "ashamed", "shame", "sheepish"),
+}
+
+# The emotions explanations name: label (an adjective) → its noun. EmoCue-Synth's labels are among them.
+EMOTION_NOUNS = {"happy": "happiness", "sad": "sadness", "angry": "anger", "surprised": "surprise", "fearful": "fear",
+                 "worried": "worry", "disgusted": "disgust", "neutral": "neutrality", "contemptuous": "contempt"}
+# Other common adjectives and nouns, each standing for one of those labels.
+EMOTION_SYNONYMS = {
+    "adjective": {
+        "cheerful": "happy", "joyful": "happy", "glad": "happy", "pleased": "happy", "delighted": "happy",
+        "upset": "sad", "unhappy": "sad", "sorrowful": "sad", "depressed": "sad",
+        "furious": "angry", "annoyed": "angry", "irritated": "angry", "frustrated": "angry",
+        "astonished": "surprised", "amazed": "surprised", "shocked": "surprised",
+        "scared": "fearful", "afraid": "fearful", "frightened": "fearful", "terrified": "fearful",
+        "anxious": "worried", "nervous": "worried", "calm": "neutral",
+    },
+    "noun": {"joy": "happy", "sorrow": "sad", "rage": "angry", "anxiety": "worried", "fright": "fearful"},
+}
+# The emotion words a basic emotional cue may name ("the voice carries joy"), each → the adjective its canonical
+# statement uses ("The voice sounds happy."): every label and its noun ("neutrality" aside), a few synonyms as
+# they are, and a few nouns by their own adjective.
+CUE_EMOTION_WORDS = {
+    **{label: label for label in EMOTION_NOUNS},
+    **{noun: label for label, noun in EMOTION_NOUNS.items() if label != "neutral"},
+    **{word: word for word in ("afraid", "scared", "anxious", "nervous", "joyful", "annoyed", "frustrated", "calm")},
+    "joy": "happy", "sorrow": "sad", "anxiety": "anxious", "calmness": "calm",
 }
 
 _WORD_TO_GROUP = {word: group for group, words in EMOTION_GROUPS.items() for word in words}
