@@ -59,8 +59,8 @@ class XEmoGPTAlignmentConfig(XEmoGPTConfig):
         mask_ratio (`float`): share of frame vectors zeroed for masked frame modelling (at least one per clip).
         temporal_pooling (`"attention"` or `"max"`): what the order head reads: the attention-pooled clip vector (the
             paper's one pooling for every head) or the per-channel maximum over time. A shuffle shows as one jump
-            somewhere between two frames; an average over time dilutes it. On EmoCue-Synth's nodding / shaking clips
-            (tiny VECB, local attention) the order accuracy was 0.77 with attention pooling and 0.95 with max.
+            somewhere between two frames; an average over time dilutes it, the maximum keeps it
+            (the project README's stage-1 results compare the two).
         shuffle_after_positions (`bool`): reproduce the published bug: shuffle the frames after the position table
             is added. The bridge layers are then permutation-equivariant and the pooling invariant, so the shuffled
             clip gives the same pooled vector and the order task cannot beat chance. For ablations only.

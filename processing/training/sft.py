@@ -25,8 +25,9 @@ class XEmoGPTSFTTrainer(BridgeLearningRateMixin, SFTTrainer):
 
     On an accelerator the loss comes from TRL's fused LM head (per-token log-probs without materialising the
     (B, L, V) logits). On CPU it comes from the full logits instead: TRL's chunked log-prob tiles are plain PyTorch
-    there and took ~90 ms of the demo model's ~300-ms step. The loss is the same either way (the answer tokens'
-    mean NLL, normalised as TRL does), and so are the logged `entropy` and `mean_token_accuracy`."""
+    there, slower than one matmul over the full logits at a small vocabulary (`benchmarks/bench_training.py`,
+    `bench_sft_loss_full_logits_vs_fused`, times the step both ways). The loss is the same either way (the answer
+    tokens' mean NLL, normalised as TRL does), and so are the logged `entropy` and `mean_token_accuracy`."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if next(model.parameters()).device.type != "cpu" or self.aux_loss_enabled:  # (MoE aux losses: TRL's path)

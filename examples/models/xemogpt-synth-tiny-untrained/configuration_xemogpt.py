@@ -99,9 +99,8 @@ class XEmoGPTConfig(PreTrainedConfig):
             not a transformer, and override it otherwise.
         vecb_attention_window (`int`): 0 (published): every VECB frame attends to every frame. `w > 0`: frame `i`
             attends only to frames `i-w .. i+w` (a band mask in every VECB layer; `L` layers see `L*w` frames either
-            side). Local attention is what lets a small VECB compare neighbouring frames: on EmoCue-Synth, with the
-            order head max-pooled, the tiny VECB's frame-order accuracy on nodding / shaking clips went from 0.81
-            (full) to 0.95 (w=1); either change alone stayed at 0.77-0.81.
+            side). Local attention is what lets a small VECB compare neighbouring frames (head motion is a change
+            between neighbours; the project README's stage-1 results compare it with full attention).
         video_token_order (`"kept"` or `"shuffled"`): `"kept"` (published): the video tokens reach the LLM in frame
             order. `"shuffled"` is an ablation only: every forward pass puts them in a fresh random order (after the
             VECB), so no frame order reaches the LLM at all; with `vecb_num_layers=0` and a zero position table it is
