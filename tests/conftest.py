@@ -68,3 +68,73 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ---- fixtures shared by several test modules ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled_explainer():
+    """An `Explainer` of the bundled default model (examples/models/xemogpt-synth-tiny), one per test module."""
+    from processing.inference.explain import Explainer
+
+    return Explainer.load()
+
+
+@pytest.fixture(scope="module")
+def synth_corpus(tmp_path_factory) -> Path:
+    """A fresh 6-clip EmoCue-Synth folder (32 px, splits train / validation 0.7 / 0.3) at `<scratch>/data`, one per
+    test module; `<scratch>`, its parent, is the module's own folder for what its runs write next to the data."""
+    from processing.data.synth.corpus import generate_corpus
+
+    data = tmp_path_factory.mktemp("synth") / "data"
+    generate_corpus(data, 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
+    return data
+
+
+@pytest.fixture(scope="session")
+def save_model_folder(tmp_path_factory):
+    """`save(model, processor, name)`: a fresh folder holding both (`save_pretrained`), for fixtures that need a model
+    on disk (a `model_name_or_path`, a folder to export or load)."""
+
+    def save(model, processor, name: str = "model") -> Path:
+        path = tmp_path_factory.mktemp(name)
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+        return path
+
+    return save
+
+
+@pytest.fixture(scope="session")
+def write_tiny_components():
+    """`write(folder, config, tokenizer, seed)`: random encoder and LLM checkpoints of `config`'s component configs as
+    `from_pretrained_components` / `convert-original` read them: `folder/vision` (CLIP + image processor, 32 px),
+    `folder/audio` (HuBERT + feature extractor), `folder/text` (the LLM + `tokenizer`). Returns the three models."""
+
+    def write(folder: Path, config, tokenizer, seed: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, CLIPVisionModel, HubertModel, Wav2Vec2FeatureExtractor
+        from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+        torch.manual_seed(seed)
+        vision = CLIPVisionModel(config.vision_config)
+        vision.save_pretrained(folder / "vision")
+        CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+            folder / "vision")
+        audio = HubertModel(config.audio_config)
+        audio.save_pretrained(folder / "audio")
+        Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(folder / "audio")
+        text = AutoModelForCausalLM.from_config(config.text_config)
+        text.save_pretrained(folder / "text")
+        tokenizer.save_pretrained(folder / "text")
+        return vision, audio, text
+
+    return write
+
+
+@pytest.fixture
+def hub_offline(monkeypatch):
+    """HF_HUB_OFFLINE=1 for one test, whatever the environment says (this file only sets it when it is unset): a Hub
+    id must fail as it does offline, never reach the network."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

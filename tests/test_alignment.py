@@ -19,7 +19,10 @@ from processing.errors import XEmoGPTError
 from processing.testing import tiny_config, tiny_model_and_processor
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = sorted((ROOT / "examples/recipes").glob("*/align_*.yaml"))
+# the four shipped recipes by name (a missing one fails its parse test), and any other found next to them
+RECIPES = sorted({ROOT / "examples/recipes" / family / f"align_{stage}.yaml"
+                  for family in ("synth-tiny", "xemogpt-4b") for stage in ("video", "audio")}
+                 | set((ROOT / "examples/recipes").glob("*/align_*.yaml")))
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -211,13 +214,9 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def base(save_model_folder):
     """A saved tiny XEmoGPT folder (random encoders) to align from."""
-    model, processor = tiny_model_and_processor(seed=0)
-    path = tmp_path_factory.mktemp("base") / "tiny"
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_model_folder(*tiny_model_and_processor(seed=0), "base")
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +239,8 @@ def cached(corpus, base):
 
 def test_cached_features_equal_the_encoders_run_on_decoded_media(corpus, cached):
     from processing.data.emocue import load_emocue
-    from processing.training.feature_cache import decode_media, load_cached_split
+    from processing.media import row_media
+    from processing.training.feature_cache import load_cached_split
 
     model, processor, dirs = cached
     records = load_emocue(corpus, "train")
@@ -249,9 +249,9 @@ def test_cached_features_equal_the_encoders_run_on_decoded_media(corpus, cached)
     assert video["id"] == records["id"]
     row = records[4]
     with torch.no_grad():
-        frames = decode_media(row, "video", processor)
+        frames, _ = row_media(row, "video", processor)
         expected = model.model.encode_video(processor.video_pixels([frames]))[0]
-        inputs, _ = processor.audio_inputs([decode_media(row, "audio", processor)])
+        inputs, _ = processor.audio_inputs([row_media(row, "audio", processor)])
         feats, mask = model.model.encode_audio(torch.as_tensor(inputs["input_values"]), None,
                                                torch.as_tensor(inputs["audio_attention_mask"]))
     torch.testing.assert_close(video[4]["video_features"], expected)
@@ -374,12 +374,6 @@ def test_a_dataset_without_the_recipes_held_out_split_trains_without_evaluation_
     assert json.loads((tmp_path / "out" / "alignment_results.json").read_text())["results"] == {}
 
 
-def test_recipe_four_recipes_exist():
-    names = {f"{p.parent.name}/{p.name}" for p in RECIPES}
-    assert names == {"synth-tiny/align_video.yaml", "synth-tiny/align_audio.yaml", "xemogpt-4b/align_video.yaml",
-                     "xemogpt-4b/align_audio.yaml"}
-
-
 def _argv(recipe, corpus, base, out, *extra):
     return ["--config", str(ROOT / f"examples/recipes/synth-tiny/{recipe}"), "--model_name_or_path", str(base),
             "--dataset_name", str(corpus), "--output_dir", str(out), "--max_steps", "4",
@@ -413,8 +407,22 @@ def test_align_audio_trains_from_raw_media_without_a_cache(corpus, base, tmp_pat
     argv = _argv("align_audio.yaml", corpus, base, tmp_path / "out", "--use_feature_cache", "false",
                  "--max_steps", "2", "--save_full_model", "false", "--dataset_test_split", "")
     assert main(argv, "audio") == 0
-    assert (tmp_path / "out" / "bridges.safetensors").is_file()
-    assert not (tmp_path / "out" / "model.safetensors").exists()
+    out = tmp_path / "out"
+    settings = json.loads((out / "alignment_results.json").read_text())["settings"]
+    assert settings["stage"] == "audio" and settings["global_step"] == 2
+    assert settings["alignment"]["use_feature_cache"] is False
+    assert not (out / "model.safetensors").exists()  # --save_full_model false: the bridge alone
+    # the saved bridge is the trained one: loaded into a generation model, it computes what the alignment model does,
+    # and not what the base model's untrained AECB did
+    aligned = XEmoGPTForCueAlignment.from_pretrained(out / "alignment")
+    fresh, _ = tiny_model_and_processor(seed=7)
+    loaded = load_aligned_bridges(fresh, out)
+    assert loaded and all(k.startswith("model.audio_bridge.") for k in loaded)
+    before = XEmoGPTForConditionalGeneration.from_pretrained(base)
+    frames, mask = torch.randn(2, 9, 32), torch.tensor([[1] * 9, [1] * 5 + [0] * 4]).bool()
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.model.audio_bridge(frames, mask), aligned.model.audio_bridge(frames, mask))
+        assert not torch.allclose(fresh.model.audio_bridge(frames, mask), before.model.audio_bridge(frames, mask))
 
 
 def test_an_explicit_cache_of_other_encoders_is_refused_by_the_entry_point(corpus, base, cached, tmp_path):

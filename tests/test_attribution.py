@@ -7,7 +7,7 @@ import pytest
 
 from processing.inference.attribution import ablations, attribute, compare, cue_key, format_text
 from processing.cli import main
-from processing.inference.explain import REPO_ROOT, Explainer
+from processing.inference.explain import REPO_ROOT
 from tests.media_fixtures import write_test_video
 
 DEMO = REPO_ROOT / "examples" / "clips"
@@ -16,13 +16,8 @@ FULL = ("In the video, the person smiles, and the head moves up and down. In the
 
 
 @pytest.fixture(scope="module")
-def explainer():
-    return Explainer.load()
-
-
-@pytest.fixture(scope="module")
-def demo(explainer):
-    return attribute(explainer, DEMO / "demo.mp4", subtitle=(DEMO / "demo.txt").read_text().strip())
+def demo(bundled_explainer):
+    return attribute(bundled_explainer, DEMO / "demo.mp4", subtitle=(DEMO / "demo.txt").read_text().strip())
 
 
 def test_a_cue_depends_on_the_inputs_whose_removal_takes_it_away_whatever_the_wording():
@@ -56,16 +51,16 @@ def test_only_the_inputs_a_clip_has_are_removed():
     assert cue_key("The Person  smiles.") == cue_key("the person smiles")
 
 
-def test_all_rows_are_generated_in_one_batched_call(explainer, monkeypatch):
+def test_all_rows_are_generated_in_one_batched_call(bundled_explainer, monkeypatch):
     calls = []
-    generate = explainer.model.generate
+    generate = bundled_explainer.model.generate
 
     def counting(*args, **kwargs):
         calls.append(kwargs["input_ids"].shape[0])
         return generate(*args, **kwargs)
 
-    monkeypatch.setattr(explainer.model, "generate", counting)
-    result = attribute(explainer, DEMO / "demo.mp4", subtitle="Hello.", max_new_tokens=12)
+    monkeypatch.setattr(bundled_explainer.model, "generate", counting)
+    result = attribute(bundled_explainer, DEMO / "demo.mp4", subtitle="Hello.", max_new_tokens=12)
     assert calls == [4]  # all inputs, no video, no audio, no subtitle
     assert set(result.without) == {"video", "audio", "subtitle"}
 
@@ -106,9 +101,9 @@ def test_cli_text_lists_each_cue_with_the_input_it_rests_on(capsys):
     assert any(line.split()[0] == "emotion" for line in lines[start + 1:])
 
 
-def test_a_clip_without_audio_is_attributed_over_video_and_subtitle_and_says_so(explainer, tmp_path):
+def test_a_clip_without_audio_is_attributed_over_video_and_subtitle_and_says_so(bundled_explainer, tmp_path):
     mute = write_test_video(tmp_path / "mute.mp4", seconds=2.0, audio=False)
-    result = attribute(explainer, mute, subtitle="Hello.", max_new_tokens=16)
+    result = attribute(bundled_explainer, mute, subtitle="Hello.", max_new_tokens=16)
     assert result.present == ["video", "subtitle"] and set(result.without) == {"video", "subtitle"}
     assert any("no audio" in note and "nothing to remove" in note for note in result.notes)
     assert all(set(cue["depends_on"]) <= {"video", "subtitle"} for cue in result.cues)
@@ -122,11 +117,11 @@ def test_attribute_refuses_sampling_beams_and_streaming_in_one_line(flag, capsys
     assert code == 2 and len(err) == 1 and "--attribute" in err[0]
 
 
-def test_the_space_has_an_attribution_panel_with_a_row_per_cue_and_the_emotion(explainer):
+def test_the_space_has_an_attribution_panel_with_a_row_per_cue_and_the_emotion(bundled_explainer):
     from tests.test_space import bag_of_words_embedder, load_space_module
 
     app, serving = load_space_module("app"), load_space_module("serving")
-    demo = app.build_app(explainer, settings=serving.SpaceSettings(),
+    demo = app.build_app(bundled_explainer, settings=serving.SpaceSettings(),
                          scorer=serving.ReferenceScorer(bag_of_words_embedder))
     assert "attribute" in {fn.api_name for fn in demo.fns.values()}
     handler = app.SpaceHandler(demo.xemogpt_model, serving.SpaceSettings(), serving.ReferenceScorer(bag_of_words_embedder))

@@ -39,24 +39,12 @@ def to_original(key: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, write_tiny_components):
     """Tiny components on disk + a checkpoint in the published layout with LoRA and alignment-only heads."""
-    from transformers import AutoModelForCausalLM, CLIPVisionModel, HubertModel, Wav2Vec2FeatureExtractor
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
     d = tmp_path_factory.mktemp("published")
     reference, processor = tiny_model_and_processor(seed=3)
     config = reference.config
-    torch.manual_seed(1)
-    vision = CLIPVisionModel(config.vision_config)
-    vision.save_pretrained(d / "vision")
-    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d / "vision")
-    audio = HubertModel(config.audio_config)
-    audio.save_pretrained(d / "audio")
-    Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(d / "audio")
-    text = AutoModelForCausalLM.from_config(config.text_config)
-    text.save_pretrained(d / "text")
-    processor.tokenizer.save_pretrained(d / "text")
+    write_tiny_components(d, config, processor.tokenizer, seed=1)
 
     # the "trained" weights: every tensor random, so a misplaced one is detected
     state = {k: torch.randn_like(v) for k, v in reference.state_dict().items()}

@@ -23,6 +23,19 @@ def test_bundled_folder_is_at_most_25_mb():
     assert size <= 25 * 1024 * 1024
 
 
+def test_the_card_is_its_template_filled_from_the_folders_result_files():
+    """The committed card is what `train_demo_model.py --card_only` renders from hub_cards/demo_model_card_template.md
+    and the folder's training_log.json, evaluation.json / RESULTS.md, attribution.json and grpo_vs_sft.json: a number
+    in it that disagrees with those files (a result file rewritten, the card not re-rendered) fails here."""
+    from tests.file_modules import load_file_module
+
+    cards = load_file_module(ROOT / "examples" / "scripts", "demo_model_card")
+    log = json.loads((MODEL / "training_log.json").read_text())
+    card = cards.model_card(cards.dm.DemoSettings(**log["settings"]), log["timings"], {"probes": log.get("probes")},
+                            MODEL)
+    assert card == (MODEL / "README.md").read_text()
+
+
 def test_bundled_folder_is_hub_style_with_a_card():
     names = {p.name for p in MODEL.iterdir()}
     assert {"config.json", "model.safetensors", "README.md", "modeling_xemogpt.py", "processing_xemogpt.py"} <= names

@@ -32,7 +32,9 @@ from processing.data.emocue import (
     write_emocue,
 )
 from processing.errors import DatasetError
+from processing.data.emocue.dpo import CONTRADICTIONS
 from processing.data.emocue.schema import STORED_FEATURES
+from processing.metrics.emocue360.emotions import EMOTION_NOUNS
 
 EXPLANATION = (
     "In the video, the person smiles and the eyebrows are raised. In the audio, the voice is loud and the "
@@ -290,8 +292,8 @@ def test_load_emocue_unknown_split_names_the_available_ones(dataset_dir):
         load_emocue(dataset_dir, "validation")
 
 
-def test_load_emocue_hub_id_fails_clearly_when_offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.usefixtures("hub_offline")
+def test_load_emocue_hub_id_fails_clearly_when_offline():
     with pytest.raises(DatasetError, match="'someone/emocue-instruct' is neither a local file or folder"):
         load_emocue("someone/emocue-instruct")
 
@@ -461,6 +463,11 @@ def test_build_rejected_each_kind_corrupts_what_it_says():
     assert "happy" not in wrong and wrong.replace(wrong.split()[-1], "happy.") == EXPLANATION
     moved = build_rejected(FREE_FORM, 0, "wrong_modality")
     assert "which is visible in the video" in moved or "audio" in moved
+
+
+def test_wrong_emotion_contradicts_every_label_with_labels():
+    assert set(CONTRADICTIONS) == set(EMOTION_NOUNS)
+    assert all(set(wrong) <= set(EMOTION_NOUNS) - {label} for label, wrong in CONTRADICTIONS.items())
 
 
 def test_build_rejected_varies_with_seed():

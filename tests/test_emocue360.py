@@ -35,6 +35,7 @@ from processing.metrics.emocue360 import (
     write_report,
 )
 from processing.errors import DatasetError, XEmoGPTError
+from processing.metrics.emocue360.emotions import CUE_EMOTION_WORDS, EMOTION_NOUNS, EMOTION_SYNONYMS
 from tests.clean_env import free_port
 
 
@@ -285,6 +286,13 @@ def test_emotion_synonyms_and_accuracy():
     scores = emotion_scores({"a": "happy", "b": "sad", "c": "angry"}, {"a": "pleased", "b": "angry", "c": None},
                             mentioned={"b": {"angry", "sad"}})
     assert scores == {"accuracy": pytest.approx(1 / 3), "n": 3, "hit_rate": pytest.approx(2 / 3)}
+
+
+def test_every_emotion_word_the_data_writes_is_read_as_its_emotion():
+    meaning = {**{label: label for label in EMOTION_NOUNS}, **{noun: label for label, noun in EMOTION_NOUNS.items()},
+               **EMOTION_SYNONYMS["adjective"], **EMOTION_SYNONYMS["noun"], **CUE_EMOTION_WORDS}
+    misread = {word for word, label in meaning.items() if normalize_emotion(word) != normalize_emotion(label)}
+    assert misread == {"neutrality"}  # the DPO's noun for "neutral", which the metric's groups lack
 
 
 # ------------------------------------------------------------------------------------------ synth

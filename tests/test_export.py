@@ -13,11 +13,9 @@ from tests.remote_code import assert_loads_without_our_packages
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(save_model_folder):
     model, processor = tiny_model_and_processor(seed=4)
-    d = tmp_path_factory.mktemp("model")
-    model.save_pretrained(d)
-    processor.save_pretrained(d)
+    d = save_model_folder(model, processor, "model")
     evaluation = {"visual": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "n": 40},
                   "auditory": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "n": 40},
                   "emotional": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "n": 40},
@@ -67,8 +65,8 @@ def test_large_models_are_sharded(saved, tmp_path):
         torch.testing.assert_close(reloaded.state_dict()[key], value)
 
 
-def test_push_failure_offline_is_one_clear_line_and_keeps_the_folder(saved, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.usefixtures("hub_offline")
+def test_push_failure_offline_is_one_clear_line_and_keeps_the_folder(saved, tmp_path, capsys):
     _, _, d = saved
     code = main(["export", str(d), str(tmp_path / "out"), "--push-to-hub", "org/x"])
     err = capsys.readouterr().err

@@ -102,14 +102,13 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """A 6-clip EmoCue-Synth folder and hostile variants of its rows and files."""
+def workspace(synth_corpus):
+    """A 6-clip EmoCue-Synth folder (conftest's `synth_corpus`) and, next to it, hostile variants of its rows and
+    files."""
     from processing.data.emocue import load_emocue
-    from processing.data.synth.corpus import generate_corpus
 
-    root = tmp_path_factory.mktemp("hostile")
-    data = root / "data"
-    generate_corpus(data, 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
+    data = synth_corpus
+    root = data.parent
     rows = [dict(r) for r in load_emocue(data, split="validation")]
 
     def records(name, change):
@@ -154,8 +153,8 @@ def fill(argv, paths) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.usefixtures("hub_offline")
 def test_hostile_input(name, workspace, capsys, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(ROOT)
     case = CASES[name]
     root = workspace["w"]

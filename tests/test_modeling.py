@@ -325,26 +325,11 @@ def test_published_size_on_the_meta_device_has_the_paper_parameter_breakdown():
     print(json.dumps(parts))
 
 
-def test_from_pretrained_components_loads_encoder_and_llm_weights(tmp_path):
+def test_from_pretrained_components_loads_encoder_and_llm_weights(tmp_path, write_tiny_components):
     """Three component checkpoints (saved here as tiny local folders) -> a fresh XEmoGPT with their weights."""
-    from transformers import AutoModelForCausalLM, CLIPVisionModel, HubertModel, Wav2Vec2FeatureExtractor
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
-    config = tiny_config()
-    torch.manual_seed(0)
-    vision = CLIPVisionModel(config.vision_config)
-    vision.save_pretrained(tmp_path / "vision")
-    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vision")
-    audio = HubertModel(config.audio_config)
-    audio.save_pretrained(tmp_path / "audio")
-    Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(tmp_path / "audio")
     from processing.testing import tiny_tokenizer
 
-    tokenizer = tiny_tokenizer()
-    text_config = config.text_config
-    text = AutoModelForCausalLM.from_config(text_config)
-    text.save_pretrained(tmp_path / "text")
-    tokenizer.save_pretrained(tmp_path / "text")
+    vision, audio, text = write_tiny_components(tmp_path, tiny_config(), tiny_tokenizer(), seed=0)
 
     model, processor = XEmoGPTForConditionalGeneration.from_pretrained_components(
         tmp_path / "vision", tmp_path / "audio", tmp_path / "text", return_processor=True, num_frames=4,

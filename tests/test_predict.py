@@ -45,12 +45,8 @@ def tiny():
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny, tmp_path_factory):
-    model, processor = tiny
-    path = tmp_path_factory.mktemp("tiny-model")
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+def model_dir(tiny, save_model_folder):
+    return save_model_folder(*tiny, "tiny-model")
 
 
 def _predict(tiny, dataset, out, **options):

@@ -73,17 +73,14 @@ def _train_small_model(steps=60, seed=0):
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(save_model_folder):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matmuls: threads only add overhead on a shared 2-core machine
     try:
         model, processor = _train_small_model()
     finally:
         torch.set_num_threads(threads)
-    path = tmp_path_factory.mktemp("small-xemogpt")
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_model_folder(model, processor, "small-xemogpt")
 
 
 def _greedy(model, processor, tokens):

@@ -74,12 +74,8 @@ def feature_cache(tiny, rows):
 
 
 @pytest.fixture(scope="module")
-def base_dir(tiny, tmp_path_factory):
-    model, processor = tiny
-    path = tmp_path_factory.mktemp("base")
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+def base_dir(tiny, save_model_folder):
+    return save_model_folder(*tiny, "base")
 
 
 def answer_ids(processor, text):
@@ -377,13 +373,12 @@ def test_train_command_hands_alignment_stages_to_align_main(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def synth_run(tmp_path_factory):
-    """`xemogpt train sft` from a fresh clone: an EmoCue-Synth folder, no model yet (--model_config builds it)."""
+def synth_run(synth_corpus):
+    """`xemogpt train sft` from a fresh clone: an EmoCue-Synth folder (conftest's `synth_corpus`, at `<root>/data`),
+    no model yet (--model_config builds it at `<root>/base`)."""
     from processing.cli import main
-    from processing.data.synth.corpus import generate_corpus
 
-    root = tmp_path_factory.mktemp("synth")
-    generate_corpus(root / "data", 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
+    root = synth_corpus.parent
     argv = ["train", "sft", "--config", str(RECIPES / "synth-tiny" / "sft.yaml"), "--dataset_name", str(root / "data"),
             "--model_name_or_path", str(root / "base"), "--output_dir", str(root / "sft"), "--max_steps", "2",
             "--model_config", str(RECIPES / "synth-tiny" / "model_config.json"), "--cache_features", "true",

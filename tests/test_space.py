@@ -284,8 +284,8 @@ def test_the_model_is_the_env_the_bundled_one_in_a_checkout_else_the_front_matte
     assert serving.default_model_source() == "org/other"
 
 
-def test_a_model_that_does_not_load_gives_a_page_that_says_so_not_another_model(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.usefixtures("hub_offline")
+def test_a_model_that_does_not_load_gives_a_page_that_says_so_not_another_model():
     app = load_space_module("app")
     demo = app.build_app("xemogpt/not-published-yet")
     assert demo.xemogpt_model is None

@@ -236,28 +236,21 @@ def test_the_strip_chart_draws_each_run_and_each_cue_change(timeline_json):
 # ---- the command and the library on the demo clip ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def explainer():
-    from processing.inference.explain import Explainer
-
-    return Explainer.load()
-
-
-def test_a_window_longer_than_the_clip_is_one_window_explained_as_explain_does(explainer):
+def test_a_window_longer_than_the_clip_is_one_window_explained_as_explain_does(bundled_explainer):
     from processing.inference.timeline import explain_timeline
 
-    stream = explain_timeline(explainer, DEMO_CLIP, window=60, stride=30, subtitle=DEMO_SUBTITLE)
+    stream = explain_timeline(bundled_explainer, DEMO_CLIP, window=60, stride=30, subtitle=DEMO_SUBTITLE)
     [item] = list(stream)
-    expected = explainer.explain(DEMO_CLIP, subtitle=DEMO_SUBTITLE)
+    expected = bundled_explainer.explain(DEMO_CLIP, subtitle=DEMO_SUBTITLE)
     assert (item.start, item.end) == (0, round(stream.timeline.duration, 3))
     assert item.explanation == expected.explanation and item.emotion == expected.emotion == "happy"
     assert stream.timeline.runs == [{"start": 0.0, "end": stream.timeline.duration, "emotion": "happy", "windows": [0]}]
 
 
-def test_the_timeline_stops_at_its_deadline(explainer):
+def test_the_timeline_stops_at_its_deadline(bundled_explainer):
     from processing.inference.timeline import explain_timeline
 
-    stream = explain_timeline(explainer, DEMO_CLIP, window=2, stride=1, deadline=time.monotonic())
+    stream = explain_timeline(bundled_explainer, DEMO_CLIP, window=2, stride=1, deadline=time.monotonic())
     assert list(stream) == [] and stream.timeline.timed_out
     assert "stopped at the time limit after 0 of" in stream.timeline.notes[-1]
 

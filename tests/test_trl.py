@@ -33,13 +33,9 @@ torchcodec = pytest.importorskip("torchcodec.decoders", reason="torchcodec needs
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A fresh `xemogpt synth` folder: default records + TRL views."""
-    from processing.data.synth.corpus import generate_corpus
-
-    out = tmp_path_factory.mktemp("synth") / "data"
-    generate_corpus(out, 6, split_fractions={"train": 0.7, "validation": 0.3}, size=32, num_workers=1)
-    return out
+def data(synth_corpus):
+    """A fresh `xemogpt synth` folder: default records + TRL views (conftest's 6-clip `synth_corpus`)."""
+    return synth_corpus
 
 
 def trl(*args, cwd=ROOT, timeout=300):

@@ -39,7 +39,10 @@ class DemoSettings:
     """Everything that sets the demo model's size and training budget (seconds are wall-clock caps)."""
 
     seed: int = 0
-    num_train_clips: int = 4800  # rule learning is data-bound: 1200 -> 2400 clips took test emotion 83 -> 91 % (same steps); 3600 -> 4800: 90 -> 93 %, about run-to-run noise
+    # The LLM learns the corpus rules only from the training clips, so more clips at the same optimizer steps helped
+    # its reasoning most (the last increase, to 4800, by about the run-to-run noise); after SFT the corpus is the
+    # largest cost of the build (numbers: the model card's findings, hub_cards/demo_model_card_template.md)
+    num_train_clips: int = 4800
     num_validation_clips: int = 40
     frame_size: int = FRAME_SIZE
     num_frames: int = 16
@@ -52,8 +55,9 @@ class DemoSettings:
     # Every stage runs a fixed number of optimizer steps (so the result does not depend on how busy the CPU is);
     # the *_seconds are safety stops at ~2.5x the time a quiet 2-core machine needs.
     vision_bank_frames: int = 30000  # fresh renders for vision pretraining (EMOCUE_SYNTH.md: >= 20 k distinct images)
-    # 1300 -> 2000 vision / 1500 -> 2500 audio steps (2026-12-04, same corpus and SFT): held-out mouth 0.936 -> 0.984,
-    # voice tremor 0.775 -> 0.975; test emotion 89.2 -> 94.0 %, compositional 82.8 -> 88.0 % (500 clips per split)
+    # Encoder pretraining steps: longer pretraining sharpened the frozen encoders' perception (mouth and voice tremor
+    # probes) and moved emotion accuracy more than any SFT change tried (this run's probes: training_log.json; the
+    # model's numbers: RESULTS.md; the comparison with fewer steps: the model card's findings)
     vision_steps: int = 2000
     vision_seconds: float = 300.0
     vision_pose_weight: float = 3.0  # head pose must stand out in the frame vectors for nod / shake to be learnable
@@ -64,8 +68,8 @@ class DemoSettings:
     align_video_seconds: float = 120.0
     align_audio_steps: int = 100
     align_audio_seconds: float = 90.0
-    # 1300 / 1500 steps: about +1 point of emotion accuracy (both splits pooled, 2026-12-05) for +70 / +120 s of build,
-    # which the 15-minute target does not leave (the model card's findings)
+    # More SFT steps raise emotion accuracy only by about a point and cost build time the 15-minute target of
+    # `make demo-model` does not leave (the model card's findings)
     sft_steps: int = 1000
     sft_seconds: float = 1200.0
     dpo_steps: int = 45
@@ -74,10 +78,9 @@ class DemoSettings:
     sft_batch_size: int = 16
     dpo_learning_rate: float = 2e-5
     dpo_batch_size: int = 8
-    # SFT / DPO keep the VECB / AECB layers stages 1-2 trained as they are (only their projections + the LLM train): at
-    # 2e-3, SFT eroded the VECB's frame order (held-out head-motion probe on its output 0.985 -> 0.942; head motion in
-    # the explanations, 100 test / compositional clips: bridges trained 78 / 75 %, at 0.1x lr 94 / 88 %,
-    # VECB frozen 94 / 92 %; both frozen, the 3600-clip build of 2026-12-04's SFT checkpoint, 92 / 82 %).
+    # SFT / DPO keep the VECB / AECB layers stages 1-2 trained as they are (only their projections + the LLM train):
+    # at SFT's learning rate the bridges' updates wore down the frame order stage 1 taught the VECB, and head motion in
+    # the explanations fell; frozen bridges kept it (numbers: the model card's findings)
     bridge_learning_rate: float = 0.0
 
 

@@ -30,6 +30,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # demo_model_card.py
 
 from processing.data.synth.cues import CUE_TABLE, canonical_cues, recover_cues  # noqa: E402
 from processing.data.synth.factors import CUE_FACTORS, VISUAL_FACTORS, AUDITORY_FACTORS, Factors  # noqa: E402
@@ -200,14 +201,10 @@ def eval_records(data_dir: Path, num_samples: int, seed: int) -> dict[str, list[
 
 
 def decode(records, processor) -> list[dict]:
-    from processing.media import load_clip
+    """The records' clips decoded as `xemogpt predict` decodes a dataset row."""
+    from processing.inference.predict import decode_row
 
-    clips = []
-    for r in records:
-        clip = load_clip(r["path"], num_frames=processor.num_frames, sampling_rate=processor.sampling_rate,
-                         max_audio_seconds=processor.max_audio_seconds)
-        clips.append({"frames": clip.frames, "audio": clip.audio, "timestamps": clip.timestamps, "subtitle": r["subtitle"]})
-    return clips
+    return [decode_row(r, processor) for r in records]
 
 
 def generate(model, processor, clips, *, batch_size=16, max_new_tokens=200) -> list[str]:
@@ -433,7 +430,11 @@ def _write(model_dir, report):
             for t in report["targets"])
     (model_dir / "RESULTS.md").write_text(results)
     card = model_dir / "README.md"
-    if card.exists():  # the card's results section shows the same table
+    if (model_dir / "training_log.json").is_file():  # a folder train_demo_model.py made: its card from its results
+        import demo_model_card
+
+        demo_model_card.write_card(model_dir)
+    elif card.exists():  # another card: its results section shows the same table
         text = card.read_text()
         head, sep, rest = text.partition("## Results\n")
         _, sep2, tail = rest.partition("## Reproduce\n")

@@ -186,7 +186,7 @@ class AlignmentCollator:
         self.caption_column = CAPTION_COLUMN[stage]
 
     def __call__(self, rows: Sequence[Mapping]) -> dict:
-        from .feature_cache import decode_media
+        from processing.media import row_media
 
         batch = {
             "caption_embeds": torch.as_tensor(np.stack([row[f"{self.caption_column}_embeds"] for row in rows]),
@@ -197,7 +197,7 @@ class AlignmentCollator:
                 batch["video_features"] = torch.as_tensor(np.stack([row["video_features"] for row in rows]),
                                                           dtype=torch.float32)
             else:
-                frames = [decode_media(row, "video", self.processor, self.backend) for row in rows]
+                frames = [row_media(row, "video", self.processor, self.backend)[0] for row in rows]
                 batch["pixel_values_videos"] = self.processor.video_pixels(frames)
             return batch
         if rows[0].get("audio_features") is not None:
@@ -208,7 +208,7 @@ class AlignmentCollator:
             batch["audio_features"] = torch.stack(padded)
             batch["audio_features_mask"] = torch.arange(longest)[None, :] < lengths[:, None]
             return batch
-        waves = [decode_media(row, "audio", self.processor, self.backend) for row in rows]
+        waves = [row_media(row, "audio", self.processor, self.backend) for row in rows]
         if any(w is None for w in waves):
             missing = rows[[w is None for w in waves].index(True)]
             raise XEmoGPTError(f"row {missing.get('id')}: no audio (no audio file and no audio track in the video)")

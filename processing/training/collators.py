@@ -88,7 +88,7 @@ class XEmoGPTSFTCollator:
 
         Cached features win over files. Raises DatasetError naming the row when a media file cannot be read.
         """
-        from processing.media import load_audio, sample_frames
+        from processing.media import row_media
 
         out, decided = self.cached_features(row)
         if "video" not in self.modalities:
@@ -97,17 +97,13 @@ class XEmoGPTSFTCollator:
             out.pop("audio_features", None)
             out.pop("audio_features_mask", None)
         want = set(self.modalities) - decided
-        video, audio = row.get("video"), row.get("audio")
-        p = self.processor
         try:
-            if "video" in want and video:
-                out["frames"], out["timestamps"] = sample_frames(video, p.num_frames)
-            if "audio" in want and (audio or video):
-                try:
-                    out["audio"] = load_audio(audio or video, p.sampling_rate, p.max_audio_seconds)
-                except MediaError:
-                    if audio:  # a separate audio file that fails is an error; a video without a track is not
-                        raise
+            if "video" in want and row.get("video"):
+                out["frames"], out["timestamps"] = row_media(row, "video", self.processor)
+            if "audio" in want and (row.get("audio") or row.get("video")):
+                wave = row_media(row, "audio", self.processor)  # None: a video without an audio track
+                if wave is not None:
+                    out["audio"] = wave
         except MediaError as exc:
             raise DatasetError(f"row {row.get('id')!r}: {exc}") from None
         return out

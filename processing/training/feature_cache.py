@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from processing.errors import XEmoGPTError
-from processing.media import has_audio_track
+from processing.media import row_media
 
 CACHE_FORMAT = 1
 FEATURES_DIR = "features"
@@ -173,21 +173,6 @@ def rows_signature(records, kind: str) -> str:
 
 
 # ---- decoding + encoding --------------------------------------------------------------------------------------
-
-
-def decode_media(row: Mapping, kind: str, processor, backend: str = "auto"):
-    """Frames (F, H, W, 3) uint8 (`kind="video"`) or a mono waveform (T,) / None (`"audio"`) of one EmoCue row, with
-    the processor's frame count, sampling rate and audio cut. Uses the two halves of `processing.media.load_clip`
-    (`sample_frames`, `load_audio`) so that only the needed stream is decoded (the audio of an MP4 costs ~3x its
-    16 frames)."""
-    from processing.media import load_audio, sample_frames
-
-    if kind == "video":
-        return sample_frames(row["video"], processor.num_frames, method=backend)[0]
-    path = _media_path(row, kind)
-    if not path or (not row.get("audio") and not has_audio_track(path)):
-        return None
-    return load_audio(path, processor.sampling_rate, processor.max_audio_seconds)
 
 
 def encode_video_rows(encoders, processor, frames: Sequence[np.ndarray]):
@@ -395,9 +380,10 @@ def cache_media_features(records, dataset_dir, model, processor, kind: str, spli
         if parallel:
             torch.set_num_threads(1)
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        media = [decode_media(row, kind, processor, backend) for row in rows]
+        media = [row_media(row, kind, processor, backend) for row in rows]
         if kind == "video":
-            return {"id": batch["id"], "video_features": encode_video_rows(encoders, processor, media).numpy()}
+            frames = [clip_frames for clip_frames, _ in media]
+            return {"id": batch["id"], "video_features": encode_video_rows(encoders, processor, frames).numpy()}
         feats = encode_audio_rows(encoders, processor, media)
         return {"id": batch["id"], "audio_features": [f.numpy() for f in feats],
                 "audio_length": [len(f) for f in feats]}
@@ -649,7 +635,6 @@ __all__ = [
     "FeatureCacheError",
     "cache_caption_embeddings",
     "cache_media_features",
-    "decode_media",
     "encode_audio_rows",
     "encode_video_rows",
     "load_cached_split",
