@@ -134,7 +134,7 @@ def test_the_space_has_an_attribution_panel_with_a_row_per_cue_and_the_emotion(b
 def test_the_model_card_states_the_measured_shares_from_attribution_json(tmp_path):
     from tests.file_modules import load_file_module
 
-    script = load_file_module(REPO_ROOT / "examples" / "scripts", "train_demo_model")
+    script = load_file_module(REPO_ROOT / "examples" / "scripts", "demo_model_card")
     assert script.attribution_finding(tmp_path) == ""  # nothing measured: no line
     entry = lambda n, a, o, z: {"stated": n, "attributed_share": a, "only_share": o, "none_share": z}  # noqa: E731
     (tmp_path / "attribution.json").write_text(json.dumps({
