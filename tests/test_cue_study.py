@@ -25,7 +25,7 @@ def _records(n):
 def test_a_gold_explanation_follows_from_its_own_cues_and_implies_the_true_emotion():
     from processing.data.synth.cues import recover_cues
 
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     for record in _records(20):
         assert study.reasoning(record, recover_cues(record["explanation"])) == {"follows": True, "sound": True}
 
@@ -35,7 +35,7 @@ def test_a_conclusion_spliced_from_another_clip_does_not_follow_from_the_stated_
     from processing.data.synth.rules import derive_emotion
     from processing.data.synth.factors import Factors
 
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     records = _records(40)
     a = records[0]
     b = next(r for r in records if r["emotion"] != a["emotion"]
@@ -59,7 +59,7 @@ def test_the_reference_order_probe_finds_order_in_frames_that_drift_and_none_in_
 def test_self_contradictory_stated_cues_count_as_a_reasoning_failure_not_a_crash():
     from processing.data.synth.cues import CUE_TABLE, recover_cues
 
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     record = next(r for r in _records(60) if json.loads(r["factors"])["dynamics"] != "steady")
     cues = recover_cues(record["explanation"])
     face = {c.statement for (factor, _), c in CUE_TABLE.items() if factor in ("mouth", "brows", "eyes", "tears")}
@@ -71,7 +71,7 @@ def test_self_contradictory_stated_cues_count_as_a_reasoning_failure_not_a_crash
 
 
 def test_bootstrap_intervals_hold_the_point_estimate_and_shrink_with_more_clips():
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     rng = np.random.default_rng(1)
     correct = rng.random(150) < 0.9
     counts = np.array([(3, 4, 4)] * 120 + [(4, 4, 4)] * 30)  # per clip: true positives, reference, predicted
@@ -99,7 +99,7 @@ def _bag_of_words(texts):
 
 
 def test_the_study_reports_intervals_next_to_emotion_accuracy_and_exact_f1():
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     records = _records(12)
     gold = study.score(records, [{"explanation": r["explanation"]} for r in records], _bag_of_words)
     assert gold["emotion_accuracy"] == 1.0
@@ -113,13 +113,13 @@ def test_the_study_reports_intervals_next_to_emotion_accuracy_and_exact_f1():
     assert abs(sum(mixed["wrong_emotion_causes"].values()) - wrong) < 1e-9 and mixed["wrong_emotion_causes"]["reasoning"] == 0
     lo, hi = mixed["bootstrap_95"]["emotion_accuracy"]
     assert lo <= mixed["emotion_accuracy"] <= hi and hi - lo > 0.1
-    table = study.results_markdown({"num_clips": 12, "notes": [], "systems": {"gold": {"test": gold}, "mixed": {"test": mixed}}})
+    table = _script("evaluate_demo_model").results_markdown({"num_clips": 12, "notes": [], "systems": {"gold": {"test": gold}, "mixed": {"test": mixed}}})
     assert "| … 95 % bootstrap interval | test | 100.0–100.0 | " in table
     assert f"{100 * lo:.1f}–{100 * hi:.1f}" in table
 
 
 def test_the_evaluation_corpus_is_regenerated_when_its_size_differs(tmp_path):
-    study = _script("evaluate_demo_model")
+    study = _script("demo_model_scores")
     first = study.eval_records(tmp_path, 4, 0)
     assert {k: len(v) for k, v in first.items()} == {"test": 2, "compositional": 2}
     stamp = (tmp_path / "data" / "test.parquet").stat().st_mtime_ns
@@ -138,7 +138,7 @@ def test_the_reasoning_source_probe_tells_a_text_reasoner_from_a_media_reader(mo
     readings off the media loses them when the media are swapped."""
     from processing.data.synth.cues import recover_cues
 
-    probe, study = _script("probe_reasoning_source"), _script("evaluate_demo_model")
+    probe, study = _script("probe_reasoning_source"), _script("demo_model_scores")
     records = _records(30)
     clips = [{"subtitle": r["subtitle"], "record": r} for r in records]
     by_prefix = {r["explanation"].split("Overall,")[0]: r for r in records}

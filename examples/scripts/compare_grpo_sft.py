@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluate_demo_model import decode, eval_records, generate  # noqa: E402
+from demo_model_scores import decode, eval_records, generate  # noqa: E402
 
 from processing.data.synth.cues import recover_cues  # noqa: E402
 

@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     def log(message):
         print(f"[{time.perf_counter() - t0:6.0f}s] {message}", file=sys.stderr, flush=True)
 
-    from evaluate_demo_model import eval_records
+    from demo_model_scores import eval_records
 
     data_dir = Path(args.data_dir or f"/tmp/xemogpt-synth-eval-s{args.seed}-{args.num_samples}")
     records = {split: rows[: args.per_split] for split, rows in eval_records(data_dir, args.num_samples, args.seed).items()}

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "scripts"))
 
-import evaluate_demo_model as ev  # noqa: E402
+import demo_model_scores as ev  # noqa: E402
 from processing.data.synth.cues import recover_cues  # noqa: E402
 from processing.data.synth.factors import Factors  # noqa: E402
 from processing.data.synth.rules import derive_emotion  # noqa: E402
