@@ -30,21 +30,16 @@ CORPUS_REUSED = (" The corpus was reused from an earlier run with the same seed 
 
 
 def card_metadata(model_dir: Path):
-    """The card's front matter (`huggingface_hub.ModelCardData`): library, pipeline tag, licence, the dataset, tags
-    and a model-index from `model_dir`'s evaluation.json (evaluate_demo_model.py writes it) when there is one."""
-    from huggingface_hub import ModelCardData
-
-    from modeling_xemogpt.configuration_xemogpt import PIPELINE_TASK
-    from processing.hub.model_card import eval_results, load_evaluation
+    """The card's front matter (`processing.hub.model_card.make_card_data`): the dataset, tags and a model-index from
+    `model_dir`'s evaluation.json (evaluate_demo_model.py writes it) when there is one."""
     from processing.data.synth.corpus import HUB_ID
+    from processing.hub.model_card import load_evaluation, make_card_data
 
     evaluation = model_dir / "evaluation.json"
-    return ModelCardData(
-        library_name="transformers", pipeline_tag=PIPELINE_TASK, license="apache-2.0", datasets=[HUB_ID],
+    return make_card_data(
+        "xemogpt-synth-tiny", datasets=[HUB_ID], eval_dataset=HUB_ID,
         tags=["xemogpt", "emocue-synth", "toy-model", "emotion-recognition", "video", "audio", "custom_code"],
-        model_name="xemogpt-synth-tiny",
-        eval_results=(eval_results(load_evaluation(evaluation, "xemogpt-synth-tiny"), HUB_ID)
-                      if evaluation.is_file() else None))
+        evaluation=load_evaluation(evaluation, "xemogpt-synth-tiny") if evaluation.is_file() else None)
 
 
 def _result(model_dir: Path, name: str) -> dict | None:

@@ -115,28 +115,42 @@ def eval_results(evaluation: dict, dataset: str):
     return results
 
 
+TAGS = ["xemogpt", "emotion-recognition", "explainable-ai", "multimodal", "video", "audio", "custom_code"]
+
+
+def make_card_data(model_name: str, *, tags, datasets=None, base_models=None, license: str = "apache-2.0",
+                   evaluation: dict | None = None, eval_dataset: str | None = None):
+    """The card's front matter (`huggingface_hub.ModelCardData`) of an XEmoGPT folder: transformers, the pipeline
+    task, `tags`, and with `evaluation` (see `load_evaluation`) a model-index on `eval_dataset`. Used by exported
+    folders' cards and by the demo model's."""
+    from huggingface_hub import ModelCardData
+
+    return ModelCardData(
+        library_name="transformers",
+        pipeline_tag=PIPELINE_TASK,
+        license=license,
+        base_model=list(base_models) if base_models else None,
+        datasets=list(datasets) if datasets else None,
+        tags=list(tags),
+        model_name=model_name,
+        eval_results=eval_results(evaluation, eval_dataset) if evaluation else None,
+    )
+
+
 def make_model_card(model, *, repo_id: str, description: str = "", evaluation: dict | None = None,
                     eval_dataset: str | None = None, datasets=None, license: str = "apache-2.0",
                     base_models=None, limitations: str = DEFAULT_LIMITATIONS, model_name: str | None = None):
     """A `huggingface_hub.ModelCard` for `model` (an XEmoGPTForConditionalGeneration). `evaluation`: scores as
     `load_evaluation` returns them, reported in the `model-index` on `eval_dataset` (a Hub id; default: the first of
     `datasets`)."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
     config = model.config
     datasets = list(datasets) if datasets else []
     eval_dataset = eval_dataset or (datasets[0] if datasets else "EmoCue")
     name = model_name or repo_id.split("/")[-1]
-    card_data = ModelCardData(
-        library_name="transformers",
-        pipeline_tag=PIPELINE_TASK,
-        license=license,
-        base_model=list(base_models) if base_models else None,
-        datasets=datasets or None,
-        tags=["xemogpt", "emotion-recognition", "explainable-ai", "multimodal", "video", "audio", "custom_code"],
-        model_name=name,
-        eval_results=eval_results(evaluation, eval_dataset) if evaluation else None,
-    )
+    card_data = make_card_data(name, tags=TAGS, datasets=datasets, base_models=base_models, license=license,
+                               evaluation=evaluation, eval_dataset=eval_dataset)
     parameters = {part: f"{count:,}" for part, count in model.parameter_breakdown().items()}
     return ModelCard.from_template(
         card_data,
