@@ -133,16 +133,16 @@ def _wrong_modality(record, explanation, rng) -> str | None:
     return _insert(explanation, statement, rng)
 
 
-def _emotion_words() -> dict[str, tuple[str, int]]:
-    """word -> (label, 0 for an adjective / 1 for a noun)."""
-    words = {form: (label, i) for label, noun in EMOTION_NOUNS.items() for i, form in enumerate((label, noun))}
-    for i, group in enumerate(("adjective", "noun")):
-        words.update({word: (label, i) for word, label in EMOTION_SYNONYMS[group].items()})
-    return words
+# word -> (label, 0 for an adjective / 1 for a noun)
+_EMOTION_WORDS = {
+    **{form: (label, i) for label, noun in EMOTION_NOUNS.items() for i, form in enumerate((label, noun))},
+    **{word: (label, i) for i, group in enumerate(("adjective", "noun"))
+       for word, label in EMOTION_SYNONYMS[group].items()},
+}
 
 
 def _wrong_emotion(record, explanation, rng) -> str | None:
-    words = _emotion_words()
+    words = _EMOTION_WORDS
     named = [m for m in re.finditer(r"[A-Za-z]+", explanation) if m.group(0).lower() in words]
     label = (record.get("emotion") or "").strip().lower()
     if named:
